@@ -1,0 +1,137 @@
+"""Solid shapes with exact signed distance functions (mm, LPS), the building blocks of the CT phantom.
+
+Each shape's ``sdf(points)`` is the exact Euclidean signed distance to its surface (negative inside).
+Unions of shapes are exact outside (the minimum); inside they bound the depth from below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, float)
+    return v / np.linalg.norm(v)
+
+
+def frame(axis1, axis2) -> np.ndarray:
+    """Orthonormal 3x3 matrix whose columns are axis1, axis2 (made orthogonal to axis1) and their cross product."""
+    e1 = unit(axis1)
+    a2 = np.asarray(axis2, float)
+    e2 = unit(a2 - e1 * (e1 @ a2))
+    return np.column_stack([e1, e2, np.cross(e1, e2)])
+
+
+class Shape:
+    name: str = ""
+
+    def sdf(self, p: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class Sphere(Shape):
+    center: np.ndarray
+    radius: float
+    name: str = ""
+
+    def sdf(self, p):
+        return np.linalg.norm(p - self.center, axis=-1) - self.radius
+
+    def bounds(self):
+        c = np.asarray(self.center, float)
+        return c - self.radius, c + self.radius
+
+
+@dataclass
+class Capsule(Shape):
+    """All points within ``radius`` of the segment a-b."""
+
+    a: np.ndarray
+    b: np.ndarray
+    radius: float
+    name: str = ""
+
+    def sdf(self, p):
+        a = np.asarray(self.a, float)
+        ab = np.asarray(self.b, float) - a
+        t = np.clip(((p - a) @ ab) / (ab @ ab), 0.0, 1.0)
+        return np.linalg.norm(p - a - t[..., None] * ab, axis=-1) - self.radius
+
+    def bounds(self):
+        a, b = np.asarray(self.a, float), np.asarray(self.b, float)
+        return np.minimum(a, b) - self.radius, np.maximum(a, b) + self.radius
+
+
+@dataclass
+class RoundBox(Shape):
+    """A box with outer half-extents ``half`` (local axes = columns of ``rotation``) whose edges are rounded by ``rounding``."""
+
+    center: np.ndarray
+    half: np.ndarray
+    rotation: np.ndarray
+    rounding: float
+    name: str = ""
+
+    def sdf(self, p):
+        q = np.abs((p - self.center) @ self.rotation) - (np.asarray(self.half, float) - self.rounding)
+        outside = np.linalg.norm(np.maximum(q, 0.0), axis=-1)
+        inside = np.minimum(q.max(axis=-1), 0.0)
+        return outside + inside - self.rounding
+
+    def bounds(self):
+        ext = np.abs(self.rotation) @ np.asarray(self.half, float)
+        c = np.asarray(self.center, float)
+        return c - ext, c + ext
+
+
+@dataclass
+class CupShell(Shape):
+    """A spherical shell (radii ``inner``..``outer`` around ``center``) cut by a plane: the cup of a socket.
+
+    ``opening`` is the unit axis pointing out of the cup; the shell is kept where the axial coordinate is below
+    ``cut`` (0 = a hemisphere) and its rim is rounded.
+    """
+
+    center: np.ndarray
+    inner: float
+    outer: float
+    opening: np.ndarray
+    cut: float = 0.0
+    name: str = ""
+
+    def sdf(self, p):
+        r_mid = 0.5 * (self.inner + self.outer)
+        t = 0.5 * (self.outer - self.inner)
+        d = p - self.center
+        y = d @ unit(self.opening)
+        x = np.sqrt(np.maximum((d * d).sum(-1) - y * y, 0.0))
+        h = self.cut
+        w = np.sqrt(r_mid * r_mid - h * h)
+        beyond_rim = h * x < w * y
+        to_rim = np.hypot(x - w, y - h)
+        to_shell = np.abs(np.hypot(x, y) - r_mid)
+        return np.where(beyond_rim, to_rim, to_shell) - t
+
+    def bounds(self):
+        c = np.asarray(self.center, float)
+        return c - self.outer, c + self.outer
+
+
+def union_sdf(shapes, p: np.ndarray) -> np.ndarray:
+    """Minimum of the shapes' signed distances at points ``p`` (N, 3)."""
+    out = np.full(p.shape[:-1], np.inf)
+    for s in shapes:
+        np.minimum(out, s.sdf(p), out=out)
+    return out
+
+
+def union_bounds(shapes) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.min([s.bounds()[0] for s in shapes], axis=0)
+    hi = np.max([s.bounds()[1] for s in shapes], axis=0)
+    return lo, hi
