@@ -6,6 +6,8 @@ Method (thresholds are parameters):
 2. each component is closed (``closing_radius_mm``) and its holes filled on its own, so that marrow, lesions
    and osteoporotic cancellous bone inside the cortex belong to the envelope while joint gaps between bones
    stay open; images cut through a bone (e.g. the top slice through L4) are handled by filling the cut face;
+   known limit: in osteoporotic bone (cancellous below the bone threshold) a lytic defect through the cortex
+   opens the shell and that bone's marrow is then not filled;
 3. cortex = envelope with HU >= ``cortex_threshold_hu``; metal = HU >= ``metal_threshold_hu`` (an obstacle);
 4. joints meant to be crossed (sacroiliac): the gap between the midline bone (sacrum) and a lateral bone,
    no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable;
@@ -130,8 +132,8 @@ def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], rad
         face = m[tuple(idx)]
         m[tuple(idx)] = ndimage.binary_fill_holes(face)
     img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.astype(np.uint8)), fullyConnected=False)
-    m = sitk.GetArrayFromImage(img).astype(bool)
-    return m[pad:-pad, pad:-pad, pad:-pad]
+    m = sitk.GetArrayFromImage(img).astype(bool)[pad:-pad, pad:-pad, pad:-pad]
+    return m
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
@@ -193,7 +195,13 @@ def _name_components(comps: list, x_mid: float):
             continue
         side = "left" if c["centroid_lps"][0] > x_mid else "right"
         below_hip = any(c["centroid_lps"][2] < h["centroid_lps"][2] and (h["centroid_lps"][0] > x_mid) == (side == "left") for h in hips)
-        c["name"] = f"{side} femur" if below_hip and c["volume_ml"] > 20 else f"bone component {c['label']}"
+        spans_midline = c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]
+        if spans_midline and c["volume_ml"] > 300 and not any(o.get("name") == "sacrum" for o in comps):
+            c["name"] = "pelvic ring (sacrum and hip bones joined)"
+        elif below_hip and c["volume_ml"] > 20:
+            c["name"] = f"{side} femur"
+        else:
+            c["name"] = f"bone component {c['label']}"
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
@@ -239,6 +247,12 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         sub = env_labels[box]
         sub[filled & (sub == 0)] = lab
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+    # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
+    # mid-level instead of at the low candidate threshold (partial volume)
+    envelope = env_labels > 0
+    band = envelope & ~ndimage.binary_erosion(envelope)
+    env_labels[band & (hu < params.cortex_threshold_hu)] = 0
+    del envelope, band
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
@@ -253,10 +267,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     _name_components(comps, x_mid)
     envelope = env_labels > 0
-    # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
-    # mid-level instead of at the low candidate threshold (partial volume)
-    band = envelope & ~ndimage.binary_erosion(envelope)
-    envelope &= ~(band & (hu < params.cortex_threshold_hu))
     labels = np.zeros(hu.shape, np.uint8)
     labels[envelope] = CANCELLOUS
     labels[envelope & (hu >= params.cortex_threshold_hu)] = CORTEX

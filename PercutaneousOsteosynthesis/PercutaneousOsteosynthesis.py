@@ -1,0 +1,709 @@
+"""3D Slicer scripted module: planning of percutaneous screw fixation and cementoplasty of the pelvis.
+
+Only the GUI and the MRML glue live here.  All computation is in ``PercutaneousOsteosynthesisLib``
+(GUI-free, tested with pytest outside Slicer); the Logic below is a thin adapter that converts
+MRML nodes to the Lib's data structures and back, in the scene it is given.
+"""
+
+import importlib.util
+import inspect
+import json
+import logging
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.ScriptedLoadableModule import *  # noqa: F403
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import (
+    parameterNodeWrapper,
+    WithinRange,
+)
+
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+
+# Parameters of PercutaneousOsteosynthesisParameterNode that deliberately have no widget in the .ui
+# (checked by Testing/Python/test_module_static.py).
+NON_GUI_PARAMETERS = ("planFolderItemId",)
+
+# Widgets of the sections that are not wired to code yet: they stay disabled.  Remove a name from
+# this list in the change that connects the widget to working code.
+PENDING_WIDGETS = (
+    "safetyMarginSpinBox", "implantComboBox", "addScrewButton", "screwTable",
+    "addLesionButton", "lesionTable",
+    "probeSlider", "probeViewButton",
+    "cementVolumeSpinBox", "addCementButton", "simulateCementButton", "cementTable",
+    "exportPlanButton", "importPlanButton", "saveReportButton", "guidanceTable",
+)
+PENDING_TOOLTIP = "available after the bone model is built"
+
+# Segments of the bone model, by name, toggled by the "Show" check boxes.
+SEGMENT_GROUPS = {
+    "bone": ("bone", "cancellous", "sacroiliac joint"),
+    "cortex": ("cortex",),
+    "metal": ("metal",),
+}
+
+# Attributes set on the MRML nodes this module creates.
+ROLE_ATTRIBUTE = "PercutaneousOsteosynthesis.Role"
+VOLUMES_ATTRIBUTE = "PercutaneousOsteosynthesis.VolumesMl"
+PLAN_FOLDER_NAME = "Percutaneous osteosynthesis plan"
+
+
+#
+# PercutaneousOsteosynthesis
+#
+
+
+class PercutaneousOsteosynthesis(ScriptedLoadableModule):  # noqa: F405
+    """Module description shown in Slicer (uses the ScriptedLoadableModule base class)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)  # noqa: F405
+        self.parent.title = _("Percutaneous Osteosynthesis")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Surgical Planning")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["PercutaneousOsteosynthesis developers"]
+        self.parent.helpText = _("""
+Planning of percutaneous screw fixation and cementoplasty of the pelvis and proximal femur from a CT.
+Select a CT in Hounsfield units (or load the synthetic phantom), check the bone, cortex and metal
+thresholds and build the bone model; screws, lesions, the probe's-eye view, cement and the plan
+export build on that model.
+See the <a href="https://github.com/percutaneous-osteosynthesis/SlicerPercutaneousOsteosynthesis#readme">module documentation</a>.
+This is a planning aid for trained interventional radiologists; it is not a certified medical device.
+""")
+        self.parent.acknowledgementText = _("""
+Developed by the PercutaneousOsteosynthesis developers, as an extension of 3D Slicer (https://www.slicer.org).
+""")
+
+
+#
+# PercutaneousOsteosynthesisParameterNode
+#
+
+
+@parameterNodeWrapper
+class PercutaneousOsteosynthesisParameterNode:
+    """
+    State of the module, saved with the scene.
+
+    inputVolume - CT in Hounsfield units.
+    boneThresholdHU, cortexThresholdHU, metalThresholdHU - thresholds of the bone model (bone < cortex < metal).
+    safetyMarginMm - minimum distance to keep between a screw and the outer cortex.
+    cementVolumeMl - volume of one cement injection.
+    boneSegmentation - segmentation holding the bone model (cortex, cancellous, metal, joint segments).
+    planFolderItemId - subject hierarchy folder holding the nodes created by the module (0: none yet).
+    """
+
+    inputVolume: vtkMRMLScalarVolumeNode
+    boneThresholdHU: Annotated[float, WithinRange(-1024, 3071)] = 200.0
+    cortexThresholdHU: Annotated[float, WithinRange(-1024, 3071)] = 600.0
+    metalThresholdHU: Annotated[float, WithinRange(-1024, 3071)] = 2500.0
+    safetyMarginMm: Annotated[float, WithinRange(0, 10)] = 1.0
+    cementVolumeMl: Annotated[float, WithinRange(0.5, 60)] = 5.0
+    boneSegmentation: vtkMRMLSegmentationNode
+    planFolderItemId: int = 0
+
+
+class OperationCancelled(Exception):
+    """Raised by a progress callback when the user pressed Cancel."""
+
+
+#
+# PercutaneousOsteosynthesisWidget
+#
+
+
+class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):  # noqa: F405
+    """The module panel."""
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)  # noqa: F405
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._shownSegmentationId = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)  # noqa: F405
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/PercutaneousOsteosynthesis.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+
+        self.logic = PercutaneousOsteosynthesisLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        # Section 1: CT and bone
+        self.ui.loadPhantomButton.connect("clicked(bool)", self.onLoadPhantomButton)
+        self.ui.buildBoneModelButton.connect("clicked(bool)", self.onBuildBoneModelButton)
+        for checkBox in (self.ui.showBoneCheckBox, self.ui.showCortexCheckBox, self.ui.showMetalCheckBox):
+            checkBox.connect("toggled(bool)", self.onSegmentVisibilityToggled)
+
+        # Sections 2-6 are not wired yet.
+        for name in PENDING_WIDGETS:
+            widget = getattr(self.ui, name)
+            widget.setEnabled(False)
+            widget.toolTip = _(PENDING_TOOLTIP)
+
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGuiState)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            firstVolumeNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            if firstVolumeNode and not firstVolumeNode.IsA("vtkMRMLLabelMapVolumeNode"):
+                self._parameterNode.inputVolume = firstVolumeNode
+
+    def setParameterNode(self, inputParameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGuiState)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            # Widgets with a "SlicerParameterName" dynamic property in the .ui are bound to the parameters.
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateGuiState)
+        self._updateGuiState()
+
+    def _updateGuiState(self, caller=None, event=None) -> None:
+        parameterNode = self._parameterNode
+        haveCt = bool(parameterNode and parameterNode.inputVolume)
+        self.ui.buildBoneModelButton.enabled = haveCt
+        self.ui.buildBoneModelButton.toolTip = (
+            _("Segment bone, cortex, metal and crossable joints of the CT with the thresholds above")
+            if haveCt else _("Select a CT volume first."))
+
+        segmentationNode = parameterNode.boneSegmentation if parameterNode else None
+        for checkBox in (self.ui.showBoneCheckBox, self.ui.showCortexCheckBox, self.ui.showMetalCheckBox):
+            checkBox.enabled = segmentationNode is not None
+        self.ui.boneStatusLabel.text = self.logic.boneStatusText(parameterNode) if parameterNode else ""
+
+        segmentationId = segmentationNode.GetID() if segmentationNode else None
+        if segmentationId != self._shownSegmentationId:
+            self._shownSegmentationId = segmentationId
+            self.onSegmentVisibilityToggled()
+
+    def _segmentVisibility(self) -> dict:
+        return {
+            "bone": self.ui.showBoneCheckBox.checked,
+            "cortex": self.ui.showCortexCheckBox.checked,
+            "metal": self.ui.showMetalCheckBox.checked,
+        }
+
+    def onSegmentVisibilityToggled(self, checked=None) -> None:
+        if self._parameterNode and self._parameterNode.boneSegmentation:
+            self.logic.setSegmentGroupVisibility(self._parameterNode.boneSegmentation, self._segmentVisibility())
+
+    def _progressCallback(self, title):
+        """A modal progress dialog and the ``progress(fraction, message)`` callback that drives it."""
+        import qt
+
+        dialog = slicer.util.createProgressDialog(
+            parent=slicer.util.mainWindow(), value=0, maximum=100, labelText=title, windowTitle=title,
+            autoClose=False, autoReset=False)
+        dialog.setCancelButtonText(_("Cancel"))
+
+        def progress(fraction, message=""):
+            dialog.value = int(round(100 * min(max(float(fraction), 0.0), 1.0)))
+            if message:
+                dialog.labelText = f"{title}: {message}"
+            qt.QApplication.processEvents()
+            if dialog.wasCanceled:
+                raise OperationCancelled()
+
+        return dialog, progress
+
+    def onLoadPhantomButton(self) -> None:
+        dialog, progress = self._progressCallback(_("Creating phantom CT"))
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Failed to create the phantom CT."), waitCursor=True):
+                try:
+                    volumeNode = self.logic.loadPhantom(self._parameterNode, progress=progress)
+                except OperationCancelled:
+                    return
+                self._showCt(volumeNode)
+        finally:
+            dialog.close()
+
+    def onBuildBoneModelButton(self) -> None:
+        dialog, progress = self._progressCallback(_("Building bone model"))
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Failed to build the bone model."), waitCursor=True):
+                try:
+                    segmentationNode = self.logic.buildBoneModel(self._parameterNode, progress=progress)
+                except OperationCancelled:
+                    return
+                progress(1.0, _("creating 3D surfaces"))
+                segmentationNode.CreateClosedSurfaceRepresentation()
+                self.onSegmentVisibilityToggled()
+        finally:
+            dialog.close()
+        self._updateGuiState()
+
+    @staticmethod
+    def _showCt(volumeNode) -> None:
+        """Show the CT in the slice views with a bone window."""
+        displayNode = volumeNode.GetDisplayNode()
+        if displayNode is None:
+            volumeNode.CreateDefaultDisplayNodes()
+            displayNode = volumeNode.GetDisplayNode()
+        if displayNode is not None:
+            displayNode.SetAutoWindowLevel(False)
+            displayNode.SetWindowLevel(1800, 400)
+        slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
+
+
+#
+# PercutaneousOsteosynthesisLogic
+#
+
+
+class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F405
+    """MRML adapter around ``PercutaneousOsteosynthesisLib``; usable without the widget.
+
+    ``scene``: the vtkMRMLScene to work in (default: Slicer's scene).  The Lib itself never uses
+    Slicer's application singletons: the scene is always passed to it.
+    """
+
+    def __init__(self, scene=None) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)  # noqa: F405
+        self._scene = scene
+        self.boneModel = None  # last BoneModel built (the Lib object, with its distance field)
+        self.phantomTruth = None  # truth dictionary of the last phantom loaded
+
+    @property
+    def scene(self):
+        return self._scene if self._scene is not None else slicer.mrmlScene
+
+    # Parameter node
+
+    def createParameterNode(self):
+        node = self.scene.CreateNodeByClass("vtkMRMLScriptedModuleNode")
+        node.UnRegister(None)  # the Python variable owns the node now
+        node.SetSingletonTag(self.moduleName)
+        node.SetAttribute("ModuleName", self.moduleName)
+        node.SetName(self.scene.GenerateUniqueName(self.moduleName))
+        return node
+
+    def getParameterNode(self) -> PercutaneousOsteosynthesisParameterNode:
+        node = self.scene.GetSingletonNode(self.moduleName, "vtkMRMLScriptedModuleNode")
+        if node is None:
+            node = self.scene.AddNode(self.createParameterNode())
+        elif node.GetAttribute("ModuleName") != self.moduleName:
+            node.SetAttribute("ModuleName", self.moduleName)  # may be lost when the scene is closed
+        return PercutaneousOsteosynthesisParameterNode(node)
+
+    # Subject hierarchy
+
+    def planFolderItemId(self, parameterNode) -> int:
+        """The subject hierarchy folder holding the module's nodes (created on first use)."""
+        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        sceneItemId = shNode.GetSceneItemID()
+        itemId = int(parameterNode.planFolderItemId)
+        if itemId:
+            children = vtk.vtkIdList()
+            shNode.GetItemChildren(sceneItemId, children, True)
+            if children.IsId(itemId) < 0:
+                itemId = 0
+        if not itemId:
+            itemId = shNode.CreateFolderItem(sceneItemId, PLAN_FOLDER_NAME)
+            parameterNode.planFolderItemId = int(itemId)
+        return itemId
+
+    def _addToPlanFolder(self, parameterNode, node, role: str) -> None:
+        node.SetAttribute(ROLE_ATTRIBUTE, role)
+        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        shNode.SetItemParent(shNode.GetItemByDataNode(node), self.planFolderItemId(parameterNode))
+
+    # Section 1: CT and bone
+
+    def loadPhantom(self, parameterNode=None, progress=None, name: str = "PelvisPhantom"):
+        """Render the synthetic pelvis CT phantom into a new scalar volume node and select it as input."""
+        from PercutaneousOsteosynthesisLib.phantom import make_phantom
+        from PercutaneousOsteosynthesisLib.slicer_nodes import volume_node_from_ct
+
+        ct, truth = make_phantom(progress=progress)
+        volumeNode = volume_node_from_ct(ct, self.scene, name=name)
+        self.phantomTruth = truth
+        if parameterNode is not None:
+            self._addToPlanFolder(parameterNode, volumeNode, "phantomCt")
+            parameterNode.inputVolume = volumeNode
+        return volumeNode
+
+    def boneParameters(self, parameterNode):
+        from PercutaneousOsteosynthesisLib.bone_model import BoneParameters
+
+        return BoneParameters(
+            bone_threshold_hu=float(parameterNode.boneThresholdHU),
+            cortex_threshold_hu=float(parameterNode.cortexThresholdHU),
+            metal_threshold_hu=float(parameterNode.metalThresholdHU),
+        )
+
+    def buildBoneModel(self, parameterNode, progress=None):
+        """Build the bone model of ``parameterNode.inputVolume``; returns the bone segmentation node.
+
+        A segmentation previously built by this module for the parameter node is replaced.
+        """
+        volumeNode = parameterNode.inputVolume
+        if volumeNode is None:
+            raise ValueError(_("Select a CT volume first."))
+
+        from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
+        from PercutaneousOsteosynthesisLib.slicer_nodes import ct_volume_from_node, segmentation_node_from_bone_model
+
+        params = self.boneParameters(parameterNode)
+        params.validate()
+        ct = ct_volume_from_node(volumeNode)
+        model = build_bone_model(ct, params, progress=progress)
+
+        previous = parameterNode.boneSegmentation
+        segmentationNode = segmentation_node_from_bone_model(model, self.scene, name=f"{volumeNode.GetName()} bone model")
+        if segmentationNode.GetDisplayNode() is None:
+            segmentationNode.CreateDefaultDisplayNodes()
+        segmentationNode.SetAttribute(VOLUMES_ATTRIBUTE, json.dumps(model.volumes_ml(), sort_keys=True))
+        self._addToPlanFolder(parameterNode, segmentationNode, "boneModel")
+        parameterNode.boneSegmentation = segmentationNode
+        if previous is not None and previous is not segmentationNode and previous.GetAttribute(ROLE_ATTRIBUTE) == "boneModel":
+            self.scene.RemoveNode(previous)
+        self.boneModel = model
+        return segmentationNode
+
+    @staticmethod
+    def segmentIdsByName(segmentationNode) -> dict:
+        segmentation = segmentationNode.GetSegmentation()
+        ids = {}
+        for index in range(segmentation.GetNumberOfSegments()):
+            segmentId = segmentation.GetNthSegmentID(index)
+            ids[segmentation.GetSegment(segmentId).GetName().lower()] = segmentId
+        return ids
+
+    def setSegmentGroupVisibility(self, segmentationNode, visibility: dict) -> None:
+        """Show or hide the segment groups of SEGMENT_GROUPS, e.g. ``{"bone": True, "metal": False}``."""
+        displayNode = segmentationNode.GetDisplayNode()
+        if displayNode is None:
+            return
+        ids = self.segmentIdsByName(segmentationNode)
+        for group, shown in visibility.items():
+            for segmentName in SEGMENT_GROUPS[group]:
+                if segmentName in ids:
+                    displayNode.SetSegmentVisibility(ids[segmentName], bool(shown))
+
+    def boneStatusText(self, parameterNode) -> str:
+        segmentationNode = parameterNode.boneSegmentation
+        if segmentationNode is None:
+            if parameterNode.inputVolume is None:
+                return _("No CT selected: select a CT volume or load the sample phantom.")
+            return _("No bone model yet: check the thresholds and click 'Build bone model'.")
+        volumesText = segmentationNode.GetAttribute(VOLUMES_ATTRIBUTE)
+        if volumesText:
+            try:
+                volumes = json.loads(volumesText)
+            except ValueError:
+                volumes = None
+            if isinstance(volumes, dict):
+                parts = [f"{name.replace('_', ' ')} {value:.1f} mL" for name, value in sorted(volumes.items())
+                         if isinstance(value, (int, float))]
+                return _("Bone model '{name}': {volumes}.").format(name=segmentationNode.GetName(), volumes=", ".join(parts))
+        count = segmentationNode.GetSegmentation().GetNumberOfSegments()
+        return _("Bone model '{name}': {count} segments.").format(name=segmentationNode.GetName(), count=count)
+
+
+#
+# Running the pytest test functions inside Slicer
+#
+
+
+def _moduleFixtures(namespace) -> dict:
+    """name -> (function, scope) of the pytest fixtures defined in a module namespace (parametrized ones left out)."""
+    fixtures = {}
+    for attributeName, obj in namespace.items():
+        marker = getattr(obj, "_fixture_function_marker", None) or getattr(obj, "_pytestfixturefunction", None)
+        if marker is None or getattr(marker, "params", None):
+            continue
+        if hasattr(obj, "_get_wrapped_function"):
+            function = obj._get_wrapped_function()
+        else:
+            function = getattr(obj, "__wrapped__", obj)
+        fixtures[getattr(marker, "name", None) or attributeName] = (function, marker.scope)
+    return fixtures
+
+
+class _MissingFixture(Exception):
+    """A test asks for a fixture the in-Slicer runner does not provide."""
+
+
+class _FixtureResolver:
+    """Minimal stand-in for pytest's fixture machinery: ``tmp_path`` and plain (optionally yielding) fixtures
+    from conftest.py and the test module.  Fixtures of a scope wider than "function" are built once per run."""
+
+    def __init__(self, tempRoot, sharedFixtures):
+        self.tempRoot = tempRoot
+        self.sharedFixtures = sharedFixtures
+        self.sharedCache = {}
+        self.sharedTeardowns = []
+
+    def arguments(self, function, case, moduleFixtures, functionCache, functionTeardowns):
+        """Keyword arguments for ``function`` (parametrize ``case`` first); _MissingFixture for an unknown fixture."""
+        values = {}
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in case:
+                values[name] = case[name]
+            elif parameter.default is inspect.Parameter.empty:
+                values[name] = self.value(name, moduleFixtures, functionCache, functionTeardowns)
+        return values
+
+    def value(self, name, moduleFixtures, functionCache, functionTeardowns):
+        if name == "tmp_path":
+            return Path(tempfile.mkdtemp(dir=self.tempRoot))
+        fixtures = dict(self.sharedFixtures, **moduleFixtures)
+        if name not in fixtures:
+            raise _MissingFixture(name)
+        function, scope = fixtures[name]
+        cache, teardowns = (functionCache, functionTeardowns) if scope == "function" else (self.sharedCache, self.sharedTeardowns)
+        key = (name, id(function))
+        if key not in cache:
+            kwargs = self.arguments(function, {}, moduleFixtures, functionCache, functionTeardowns)
+            if inspect.isgeneratorfunction(function):
+                generator = function(**kwargs)
+                cache[key] = next(generator)
+                teardowns.append(generator)
+            else:
+                cache[key] = function(**kwargs)
+        return cache[key]
+
+    @staticmethod
+    def teardown(generators) -> None:
+        while generators:
+            generator = generators.pop()
+            try:
+                next(generator)
+            except StopIteration:
+                pass
+
+
+def _marks(function):
+    return list(getattr(function, "pytestmark", []))
+
+
+def _parametrizations(function):
+    """Keyword-argument sets of the @pytest.mark.parametrize marks (cartesian product of stacked marks)."""
+    cases = [{}]
+    for mark in _marks(function):
+        if mark.name != "parametrize":
+            continue
+        argnames, argvalues = mark.args[0], mark.args[1]
+        names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+        rows = []
+        for value in argvalues:
+            value = getattr(value, "values", value)  # pytest.param(...)
+            values = (value,) if len(names) == 1 and not (isinstance(value, tuple) and len(value) == 1) else tuple(value)
+            rows.append(dict(zip(names, values)))
+        cases = [dict(c, **r) for c in cases for r in rows]
+    return cases
+
+
+def _skipped(function) -> bool:
+    for mark in _marks(function):
+        if mark.name == "skip":
+            return True
+        if mark.name == "skipif" and mark.args and all(bool(a) for a in mark.args if not isinstance(a, str)):
+            return True
+    return False
+
+
+def _loadModule(path, moduleName):
+    spec = importlib.util.spec_from_file_location(moduleName, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[moduleName] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def runTestFunctions(directory, pattern="test_*.py"):
+    """Import the pytest modules of ``directory`` and call their test functions and test-class methods.
+
+    Supported: fixtures of conftest.py and of the test module (no ``request``, no parametrized or autouse
+    fixtures), ``tmp_path``, ``parametrize``/``skip``/``skipif`` marks and ``pytest.skip``; a test needing
+    anything else is reported as skipped.  Returns ``(passed, failed, skipped)``: lists of test ids,
+    ``failed`` holding ``(id, traceback text)``.
+    """
+    try:
+        import pytest
+
+        skipException = pytest.skip.Exception
+    except ImportError:
+        skipException = None
+    passed, failed, skipped = [], [], []
+
+    def record(testId, exc):
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc
+        if skipException is not None and isinstance(exc, skipException):
+            skipped.append(testId)
+        elif isinstance(exc, _MissingFixture):
+            skipped.append(f"{testId} (needs fixture {exc.args[0]!r})")
+        else:
+            failed.append((testId, traceback.format_exc()))
+
+    directory = Path(directory)
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    sharedFixtures = {}
+    if (directory / "conftest.py").is_file():
+        try:
+            sharedFixtures = _moduleFixtures(vars(_loadModule(directory / "conftest.py", "_posteo_selftest_conftest")))
+        except BaseException as exc:  # noqa: BLE001  (pytest's outcomes are BaseExceptions)
+            record("conftest.py", exc)
+    with tempfile.TemporaryDirectory(prefix="posteo-test-") as tempRoot:
+        resolver = _FixtureResolver(tempRoot, sharedFixtures)
+        try:
+            for path in sorted(directory.glob(pattern)):
+                moduleName = f"_posteo_selftest_{path.stem}"
+                try:
+                    module = _loadModule(path, moduleName)
+                except BaseException as exc:  # noqa: BLE001
+                    record(path.name, exc)
+                    continue
+                moduleFixtures = _moduleFixtures(vars(module))
+                tests = []
+                for name, obj in vars(module).items():
+                    if name.startswith("test") and inspect.isfunction(obj) and obj.__module__ == moduleName:
+                        tests.append((f"{path.name}::{name}", obj))
+                    elif name.startswith("Test") and inspect.isclass(obj) and obj.__module__ == moduleName:
+                        for methodName, method in vars(obj).items():
+                            if methodName.startswith("test") and inspect.isfunction(method):
+                                tests.append((f"{path.name}::{name}::{methodName}", getattr(obj(), methodName)))
+                for testId, function in tests:
+                    if _skipped(function):
+                        skipped.append(testId)
+                        continue
+                    for caseIndex, case in enumerate(_parametrizations(function)):
+                        caseId = f"{testId}[{caseIndex}]" if case else testId
+                        functionCache, functionTeardowns = {}, []
+                        try:
+                            function(**resolver.arguments(function, case, moduleFixtures, functionCache, functionTeardowns))
+                            resolver.teardown(functionTeardowns)
+                        except BaseException as exc:  # noqa: BLE001
+                            record(caseId, exc)
+                            resolver.teardown(functionTeardowns)
+                        else:
+                            passed.append(caseId)
+        finally:
+            resolver.teardown(resolver.sharedTeardowns)
+    return passed, failed, skipped
+
+
+#
+# PercutaneousOsteosynthesisTest
+#
+
+
+class PercutaneousOsteosynthesisTest(ScriptedLoadableModuleTest):  # noqa: F405
+    """Self-test: the Lib's pytest test bodies, then a walkthrough of the module panel."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_LibTestFunctions()
+        self.setUp()
+        self.test_ThresholdValidation()
+        self.setUp()
+        self.test_PhantomWalkthrough()
+
+    def test_LibTestFunctions(self):
+        """Run the pytest test bodies of Testing/Python (available when running from the source tree)."""
+        testDirectory = Path(__file__).resolve().parent / "Testing" / "Python"
+        if not testDirectory.is_dir():
+            logging.info(f"No test directory {testDirectory}: pytest test bodies not run")
+            return
+        self.delayDisplay(f"Running the test functions of {testDirectory}")
+        passed, failed, skipped = runTestFunctions(testDirectory)
+        logging.info(f"Test functions: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
+        for testId in skipped:
+            logging.info(f"skipped: {testId}")
+        if failed:
+            self.fail("\n\n".join(f"FAILED {testId}\n{text}" for testId, text in failed))
+        self.assertGreater(len(passed), 0)
+
+    def test_ThresholdValidation(self):
+        logic = PercutaneousOsteosynthesisLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.cortexThresholdHU = 100.0  # below the bone threshold
+        with self.assertRaises(ValueError):
+            logic.boneParameters(parameterNode).validate()
+        with self.assertRaises(ValueError):
+            logic.buildBoneModel(parameterNode)  # no CT
+
+    def test_PhantomWalkthrough(self):
+        """Load the phantom and build the bone model through the module panel, as a user would."""
+        slicer.util.selectModule("PercutaneousOsteosynthesis")
+        widget = slicer.modules.percutaneousosteosynthesis.widgetRepresentation().self()
+        parameterNode = widget.logic.getParameterNode()
+        self.assertFalse(widget.ui.buildBoneModelButton.enabled)
+        for name in PENDING_WIDGETS:
+            self.assertFalse(getattr(widget.ui, name).enabled, name)
+
+        self.delayDisplay("Loading the phantom")
+        widget.ui.loadPhantomButton.click()
+        volumeNode = parameterNode.inputVolume
+        self.assertIsNotNone(volumeNode)
+        self.assertTrue(widget.ui.buildBoneModelButton.enabled)
+        low, high = volumeNode.GetImageData().GetScalarRange()
+        self.assertLess(low, -500)
+        self.assertGreater(high, 1000)
+
+        self.delayDisplay("Building the bone model")
+        self.assertEqual(parameterNode.boneThresholdHU, 200.0)
+        widget.ui.buildBoneModelButton.click()
+        segmentationNode = parameterNode.boneSegmentation
+        self.assertIsNotNone(segmentationNode)
+        names = set(widget.logic.segmentIdsByName(segmentationNode))
+        self.assertTrue({"cortex", "cancellous"} <= names, names)
+        volumes = widget.logic.boneModel.volumes_ml()
+        self.assertGreater(volumes["cortex"], 1.0)
+        self.assertGreater(volumes["cancellous"], volumes["cortex"] * 0.1)
+        self.assertIn("cortex", widget.ui.boneStatusLabel.text)
+        self.assertTrue(widget.ui.showCortexCheckBox.enabled)
+
+        widget.ui.showCortexCheckBox.checked = False
+        displayNode = segmentationNode.GetDisplayNode()
+        self.assertFalse(displayNode.GetSegmentVisibility(widget.logic.segmentIdsByName(segmentationNode)["cortex"]))
+        widget.ui.showCortexCheckBox.checked = True
+
+        # Rebuilding replaces the previous bone model instead of piling up segmentations.
+        widget.ui.buildBoneModelButton.click()
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"), 1)
+        self.delayDisplay("Test passed")
