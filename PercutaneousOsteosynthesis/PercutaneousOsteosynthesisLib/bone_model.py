@@ -250,9 +250,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     envelope = env_labels > 0
-    band = envelope & ~ndimage.binary_erosion(envelope)
+    eroded = sitk.GetArrayViewFromImage(sitk.BinaryErode(sitk.GetImageFromArray(envelope.view(np.uint8)), [1, 1, 1], sitk.sitkCross)) > 0
+    band = envelope & ~eroded
     env_labels[band & (hu < params.cortex_threshold_hu)] = 0
-    del envelope, band
+    del envelope, band, eroded
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue

@@ -78,7 +78,8 @@ def _read_image(path: Path) -> sitk.Image:
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        if "zero-valued spacing" in str(exc).lower():
+        text = str(exc).lower()
+        if "zero-valued spacing" in text or ("spacing" in text and "(0)" in text):
             raise PosteoInputError(path, "has zero voxel spacing; a CT volume needs positive spacing on every axis") from None
         raise PosteoInputError(path, f"not a readable image file, or the file is corrupt ({_first_line(exc)})") from None
 
