@@ -23,6 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from . import morphology
 from .distance_field import signed_distance_mm
 from .errors import PosteoInputError
 from .geometry import ImageGeometry
@@ -122,10 +123,7 @@ def _ball_radius(mm: float, spacing) -> list[int]:
 def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:
     """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first."""
     pad = max(radius) + 1
-    m = np.pad(mask, pad)
-    img = sitk.GetImageFromArray(m.astype(np.uint8))
-    img = sitk.BinaryMorphologicalClosing(img, radius, sitk.sitkBall)
-    m = sitk.GetArrayFromImage(img).astype(bool)
+    m = morphology.close(np.pad(mask, pad), radius[::-1])
     for axis, side in touches_border:
         idx = [slice(None)] * 3
         idx[axis] = pad if side == 0 else m.shape[axis] - pad - 1
@@ -142,8 +140,19 @@ def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
     return sitk.GetArrayFromImage(cc)
 
 
+def _grown(box, r, shape):
+    return tuple(slice(max(0, b.start - ri), min(n, b.stop + ri)) for b, ri, n in zip(box, r, shape))
+
+
+def _pair_box(a, b, r, shape):
+    """Intersection of two boxes each grown by r (kji), or None."""
+    ga, gb = _grown(a, r, shape), _grown(b, r, shape)
+    out = tuple(slice(max(x.start, y.start), min(x.stop, y.stop)) for x, y in zip(ga, gb))
+    return out if all(s.stop > s.start for s in out) else None
+
+
 def _crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometry, params: BoneParameters) -> np.ndarray:
-    """Mask of the sacroiliac joint gaps (see module docstring)."""
+    """Mask of the sacroiliac joint gaps (see module docstring); all work is done in the pair's bounding box."""
     joint = np.zeros(env_labels.shape, bool)
     if len(comps) < 2:
         return joint
@@ -151,39 +160,30 @@ def _crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeomet
     y_mid = float(np.average([c["centroid_lps"][1] for c in comps], weights=[c["volume_ml"] for c in comps]))
     midline = [c for c in comps if c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]]
     lateral = [c for c in comps if c not in midline]
-    r = _ball_radius(0.5 * params.joint_max_gap_mm + 0.5 * max(geometry.spacing), geometry.spacing)
-    envelope = env_labels > 0
+    r = _ball_radius(0.5 * params.joint_max_gap_mm + 0.5 * max(geometry.spacing), geometry.spacing)[::-1]  # k, j, i
     for m in midline:
-        dm = _dilate(env_labels == m["label"], r)
         for lat in lateral:
-            gap = dm & _dilate(env_labels == lat["label"], r) & ~envelope
+            pair = _pair_box(m["box"], lat["box"], r, env_labels.shape)
+            if pair is None:
+                continue
+            work = _grown(pair, [2 * v for v in r], env_labels.shape)  # room for the dilation and the closing
+            sub = env_labels[work]
+            a, b = sub == m["label"], sub == lat["label"]
+            gap = morphology.dilate(a, r) & morphology.dilate(b, r) & (sub == 0)
             if gap.sum() * geometry.voxel_volume_mm3 < 50.0:
                 continue
             # keep only what lies between the two bones (their closing), not the rim bulging around the joint
-            box = tuple(slice(max(0, int(a) - 2 * max(r)), int(b) + 2 * max(r) + 1)
-                        for a, b in zip(np.argwhere(gap).min(axis=0), np.argwhere(gap).max(axis=0)))
-            pair = (env_labels[box] == m["label"]) | (env_labels[box] == lat["label"])
-            closed = sitk.GetArrayFromImage(sitk.BinaryMorphologicalClosing(
-                sitk.GetImageFromArray(pair.astype(np.uint8)), r, sitk.sitkBall)).astype(bool)
-            gap[box] &= closed
-            gap &= np.zeros_like(gap) | _in_box(gap.shape, box)
-            kji = np.argwhere(gap).mean(axis=0)
+            closed = morphology.close(a | b, r)
+            gap &= closed
+            if not gap.any():
+                continue
+            kji = np.argwhere(gap).mean(axis=0) + [w.start for w in work]
             centre = geometry.ijk_to_lps(kji[::-1])
             if centre[1] >= y_mid and abs(centre[0] - x_mid) > 15.0:  # posterior and lateral: sacroiliac
-                joint |= gap
+                joint[work] |= gap
                 m["name"] = "sacrum"
                 lat.setdefault("joins_sacrum", True)
     return joint
-
-
-def _in_box(shape, box) -> np.ndarray:
-    m = np.zeros(shape, bool)
-    m[box] = True
-    return m
-
-
-def _dilate(mask: np.ndarray, radius: list[int]) -> np.ndarray:
-    return sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray(mask.astype(np.uint8)), radius, sitk.sitkBall)).astype(bool)
 
 
 def _name_components(comps: list, x_mid: float):
@@ -250,10 +250,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     envelope = env_labels > 0
-    eroded = sitk.GetArrayViewFromImage(sitk.BinaryErode(sitk.GetImageFromArray(envelope.view(np.uint8)), [1, 1, 1], sitk.sitkCross)) > 0
-    band = envelope & ~eroded
+    band = envelope & ~morphology.erode(envelope, 1)
     env_labels[band & (hu < params.cortex_threshold_hu)] = 0
-    del envelope, band, eroded
+    del envelope, band
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
@@ -261,7 +260,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         if len(kji) == 0:
             continue
         pts = crop_geo.ijk_to_lps(kji[:, ::-1].astype(float))
-        comps.append({"label": lab, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
+        comps.append({"label": lab, "box": box, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
                       "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
     report(0.55, "joints")
     joint = _crossable_joints(env_labels, comps, crop_geo, params)

@@ -15,11 +15,15 @@ SURFACE_OFFSET_VOXELS = 0.4
 
 def _unsigned_distance(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
     """Distance (mm) from every voxel outside ``mask`` to the nearest voxel centre inside it (0 inside)."""
-    img = image_from_array(mask.astype(np.uint8), geometry)
-    d = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True,
+    img = image_from_array(mask.view(np.uint8), geometry)
+    # squared distances are ~30 % faster to compute; the square root is taken once here
+    d = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=True, useImageSpacing=True,
                                      backgroundValue=0)
-    out = sitk.GetArrayViewFromImage(d).astype(np.float32)
+    out = sitk.GetArrayFromImage(d)
+    del d
+    out = out.astype(np.float32, copy=False)
     np.maximum(out, 0.0, out=out)
+    np.sqrt(out, out=out)
     return out
 
 
@@ -30,10 +34,10 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
     centre, inside voxels minus their distance to the nearest outside centre, each reduced by
     ``SURFACE_OFFSET_VOXELS`` of the smallest spacing.
     """
-    mask = mask.astype(bool, copy=False)
+    mask = np.ascontiguousarray(mask, dtype=bool)
     off = SURFACE_OFFSET_VOXELS * float(min(geometry.spacing))
     outside = _unsigned_distance(mask, geometry)
-    inside = _unsigned_distance(~mask, geometry)
+    inside = _unsigned_distance(np.logical_not(mask), geometry)
     sdf = outside
     sdf -= inside
     sdf[mask] += off

@@ -1,0 +1,50 @@
+"""Fast binary morphology on numpy boolean arrays by shifted ORs (memory-bound, ~0.1 s per step on 70 M voxels).
+
+The structuring element of radius r (voxels, per axis) is built by alternating 6-connected (cross) and
+26-connected (cube) unit steps (radius 2: between the balls of radius 2 and sqrt 6); an axis takes part in the
+first ``r[axis]`` steps only, so anisotropic voxels get anisotropic radii.  Voxels beyond the array count as
+background.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _shift_or(src: np.ndarray, dst: np.ndarray, axis: int) -> None:
+    """dst |= src shifted by +1 and -1 along axis."""
+    a = [slice(None)] * 3
+    b = [slice(None)] * 3
+    a[axis], b[axis] = slice(1, None), slice(None, -1)
+    dst[tuple(a)] |= src[tuple(b)]
+    dst[tuple(b)] |= src[tuple(a)]
+
+
+def dilate(mask: np.ndarray, radius) -> np.ndarray:
+    """Dilation of a [k, j, i] mask; ``radius`` in voxels, one int or (k, j, i)."""
+    r = np.broadcast_to(np.asarray(radius, int), (3,))
+    out = mask.astype(bool, copy=True)
+    for step in range(int(r.max())):
+        axes = [ax for ax in range(3) if step < r[ax]]
+        if step % 2 == 0:  # cross: every neighbour along one axis, from the same source
+            src = out.copy()
+            for ax in axes:
+                _shift_or(src, out, ax)
+        else:  # cube: separable, each axis from the previous result
+            for ax in axes:
+                _shift_or(out.copy(), out, ax)
+    return out
+
+
+def erode(mask: np.ndarray, radius) -> np.ndarray:
+    """Erosion (the dual of :func:`dilate`); voxels near the array border erode as if background lay beyond it."""
+    r = np.broadcast_to(np.asarray(radius, int), (3,))
+    pad = [(int(v), int(v)) for v in r]
+    inv = ~np.pad(mask.astype(bool), pad, constant_values=False)
+    out = ~dilate(inv, r)
+    return out[tuple(slice(p, -p if p else None) for p, _ in pad)]
+
+
+def close(mask: np.ndarray, radius) -> np.ndarray:
+    """Closing (dilation then erosion); pad the mask by ``radius`` first if objects touch its border."""
+    return erode(dilate(mask, radius), radius)
