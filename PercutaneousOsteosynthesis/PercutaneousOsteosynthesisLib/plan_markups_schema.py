@@ -183,15 +183,43 @@ def _markup(obj, path, index: int) -> MarkupRecord:
     return rec
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constant(text: str):
+    raise _NonFinite(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _finite_int(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _NonFinite(text) from None
+    return value
+
+
 def read_markups_file(path) -> list[MarkupRecord]:
     """All markups of a markups JSON file with LPS positions; raises naming the file on any problem."""
     path = Path(path)
     if not path.is_file():
         raise PosteoInputError(path, "markups file not found")
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise PosteoInputError(path, "markups file is not UTF-8 text") from None
+        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float,
+                          parse_int=_finite_int)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except _NonFinite as exc:
+        raise PosteoInputError(path, f"markups file holds NaN or infinite number {str(exc)[:40]} (Slicer cannot read it)") from None
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise PosteoInputError(path, "markups file is not valid UTF-8 text (or holds an unpaired surrogate escape)") from None
     except json.JSONDecodeError as exc:
         raise PosteoInputError(path, f"markups file is not valid JSON (truncated or corrupt: {exc.msg} at line {exc.lineno})") from None
     except (RecursionError, ValueError) as exc:
