@@ -1,0 +1,96 @@
+"""Lesion segmentation against the phantom's analytic lesions and a synthetic lesion in the real CT."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from PercutaneousOsteosynthesisLib.errors import PosteoInputError
+from PercutaneousOsteosynthesisLib.lesions import segment_lesion
+
+
+def _seeds(lesion):
+    c = np.asarray(lesion["center_lps"])
+    r = lesion["radius_mm"]
+    return [c, c + 0.5 * r * np.array([0.8, 0.5, -0.33]), c + 0.55 * r * np.array([-0.5, 0.6, 0.62])]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_phantom_lesion_volume_and_breakthrough(phantom, phantom_bone, index):
+    ct, truth = phantom
+    t = truth["lesions"][index]
+    for seed in _seeds(t):
+        les = segment_lesion(ct, phantom_bone, seed, t["name"])
+        assert les.volume_ml == pytest.approx(t["volume_ml"], rel=0.10)
+        assert les.cortical_breakthrough == t["breaks_cortex"]
+        assert les.type == "lytic"
+        # centroid of the in-bone part: the contained lesion's centre, the open one pulled inwards
+        assert np.linalg.norm(les.centroid_lps - np.asarray(t["center_lps"])) < (1.0 if not t["breaks_cortex"] else 4.0)
+        # max Feret: at least 80 % of the diameter, at most diameter + 4 mm (1 voxel added + noisy rim voxels)
+        assert 0.8 * 2 * t["radius_mm"] <= les.max_diameter_mm <= 2 * t["radius_mm"] + 4.0
+        assert 35.0 < les.hu_stats["mean"] < 80.0  # phantom lesion HU is 40 (+ noise, rim partial volume)
+        # the lesion lies in the 34 mm supra-acetabular pillar: width 18-20 mm -> about half the diameter
+        assert 0.4 < les.diameter_fraction < 0.7
+    if t["breaks_cortex"]:
+        assert les.cortex_destroyed_fraction > 0.1
+    else:
+        assert les.cortex_destroyed_fraction == 0.0
+
+
+def test_bad_seeds(phantom, phantom_bone):
+    ct, truth = phantom
+    lo, hi = ct.geometry.bounds_lps()
+    with pytest.raises(PosteoInputError, match="outside the CT"):
+        segment_lesion(ct, phantom_bone, hi + 50.0, "x")
+    # soft tissue in front of the pelvis (muscle, 45 HU, lytic-like but outside bone)
+    with pytest.raises(PosteoInputError, match="outside bone"):
+        segment_lesion(ct, phantom_bone, [0.0, -95.0, -20.0], "x")
+    # normal cancellous bone in the sacrum
+    with pytest.raises(PosteoInputError, match="normal density"):
+        segment_lesion(ct, phantom_bone, truth["landmarks"]["s1_body_center_lps"], "x")
+    # intact cortex of the left femoral head (1500 HU, at the surface)
+    head = np.asarray(truth["landmarks"]["femoral_head_center_left_lps"])
+    with pytest.raises(PosteoInputError, match="cortical"):
+        segment_lesion(ct, phantom_bone, head + [0.0, 0.0, 22.0], "x")
+
+
+def test_blastic_lesion_detected(phantom, phantom_bone):
+    ct, truth = phantom
+    ct2 = copy.copy(ct)
+    ct2.array = ct.array.copy()
+    c = np.asarray(truth["landmarks"]["s1_body_center_lps"])
+    g = ct.geometry
+    k, j, i = np.indices(g.shape_kji, sparse=True)
+    ijc = g.lps_to_ijk(c)
+    sp = g.spacing
+    sphere = ((i - ijc[0]) * sp[0]) ** 2 + ((j - ijc[1]) * sp[1]) ** 2 + ((k - ijc[2]) * sp[2]) ** 2 <= 8.0 ** 2
+    ct2.array[sphere] = 1400.0
+    les = segment_lesion(ct2, phantom_bone, c, "blastic")
+    assert les.type == "blastic"
+    assert les.volume_ml == pytest.approx(sphere.sum() * g.voxel_volume_mm3 / 1000.0, rel=0.15)
+    assert not les.cortical_breakthrough
+
+
+def test_synthetic_lesion_in_real_ct(real_ct_2mm, real_bone_2mm):
+    ct, bone = real_ct_2mm, real_bone_2mm
+    hips = [c for c in bone.components if "hip bone" in c["name"] or "pelvic ring" in c["name"]]
+    assert hips, [c["name"] for c in bone.components]
+    comp = hips[0]
+    deep = np.argwhere((bone.sdf[comp["box"]] < -15.0) & (bone.labels[comp["box"]] == 2)) + [s.start for s in comp["box"]]
+    assert len(deep), "no point 15 mm deep in the pelvis"
+    pts = bone.geometry.ijk_to_lps(deep[:, ::-1].astype(float))
+    centre = pts[np.argmax(np.abs(pts[:, 0] - comp["centroid_lps"][0]))]  # the most lateral: the ilium
+    ct2 = copy.copy(ct)
+    ct2.array = ct.array.copy()
+    g = ct.geometry
+    k, j, i = np.indices(g.shape_kji, sparse=True)
+    q = g.lps_to_ijk(centre)
+    sp = g.spacing
+    sphere = ((i - q[0]) * sp[0]) ** 2 + ((j - q[1]) * sp[1]) ** 2 + ((k - q[2]) * sp[2]) ** 2 <= 12.0 ** 2
+    ct2.array[sphere] = 30.0
+    truth_ml = sphere.sum() * g.voxel_volume_mm3 / 1000.0
+    les = segment_lesion(ct2, bone, centre + [3.0, -2.0, 2.0], "synthetic")
+    assert les.volume_ml == pytest.approx(truth_ml, rel=0.15)
+    assert not les.cortical_breakthrough
