@@ -86,6 +86,94 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.out), quiet=args.quiet)
 
 
+def parse_screw_arg(text: str, catalog=None):
+    """A screw from ``NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ`` (LPS mm), its length snapped to the catalog."""
+    import math
+
+    from .implants import default_catalog, screw_from_implant
+
+    where = f"--screw {text!r}"
+    parts = str(text).rsplit(":", 3)
+    if len(parts) != 4 or not parts[0].strip():
+        raise PosteoInputError(where, "expected NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ (LPS mm)")
+    name, implant_id, e_txt, t_txt = (p.strip() for p in parts)
+    points = []
+    for what, txt in (("entry", e_txt), ("tip", t_txt)):
+        try:
+            xyz = [float(v) for v in txt.split(",")]
+        except ValueError:
+            raise PosteoInputError(where, f"{what} must be three numbers separated by commas, got {txt!r}") from None
+        if len(xyz) != 3 or not all(math.isfinite(v) for v in xyz):
+            raise PosteoInputError(where, f"{what} must be three finite numbers separated by commas, got {txt!r}")
+        points.append(xyz)
+    cat = catalog if catalog is not None else default_catalog()
+    try:
+        return screw_from_implant(name, cat.get(implant_id), points[0], points[1], catalog=cat)
+    except PosteoInputError as exc:
+        raise PosteoInputError(where, exc.problem if exc.source.startswith("screw") else str(exc)) from None
+
+
+def print_screw_table(report: dict):
+    cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7}  grade"
+    print(cols)
+    print("-" * len(cols))
+    for s in report["screws"]:
+        flags = []
+        if s["tip_in_joint"]:
+            flags.append("tip in joint")
+        if s["joints_crossed"]:
+            flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
+        if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
+            flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
+        print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "
+              f"{s['min_clearance_at_mm']:6.1f} {s['breach_length_mm']:7.1f} {s['tip_protrusion_mm']:7.1f}  {s['grade']}"
+              + (f" ({', '.join(flags)})" if flags else ""))
+    for p in report["pairs"]:
+        print(f"gap {p['a']} / {p['b']}: {p['min_gap_mm']:.1f} mm")
+    for name, sugs in report.get("suggestions", {}).items():
+        print(f"suggestions for {name}:")
+        if not sugs:
+            print("  none: no nearby trajectory stays in bone")
+        for x in sugs:
+            e, t = x["entry_lps"], x["tip_lps"]
+            print(f"  {x['implant_id']:<16} min clear {x['min_clearance_mm']:6.2f} mm ({x['grade']}) "
+                  f"entry {e[0]:.1f},{e[1]:.1f},{e[2]:.1f} tip {t[0]:.1f},{t[1]:.1f},{t[2]:.1f}")
+    for w in report.get("warnings", []):
+        print(f"warning: {w}")
+
+
+def _run_and_report(args, plan) -> int:
+    from .plan_runner import run_plan
+    from .volume_io import read_ct
+
+    if args.margin is not None:
+        if not (args.margin >= 0 and args.margin < float("inf")):
+            raise PosteoInputError(f"--margin {args.margin}", "must be a finite number of mm >= 0")
+        plan.margin_mm = args.margin
+    ct = read_ct(args.ct)
+    bar = _progress(args, "plan")
+    try:
+        report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None))
+    finally:
+        bar.close()
+    print_screw_table(report)
+    print(f"wrote {Path(args.out) / 'report.json'}")
+    return 1 if any(s["grade"] == "breach" for s in report["screws"]) else 0
+
+
+def cmd_plan(args) -> int:
+    from .plan import Plan
+
+    screws = [parse_screw_arg(t) for t in args.screw]
+    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws))
+
+
+def cmd_check(args) -> int:
+    from .plan_markups import load_plan
+
+    return _run_and_report(args, load_plan(args.plan))
+
+
 def _add_bone_options(p):
     p.add_argument("--bone-threshold", type=float, default=200.0, help="HU of candidate bone (default 200)")
     p.add_argument("--cortex-threshold", type=float, default=600.0, help="HU of cortical bone (default 600)")
@@ -111,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     _add_bone_options(p)
     p.set_defaults(func=cmd_bone)
+
+    p = sub.add_parser("plan", help="check screws given on the command line (exit 1 when a screw breaches)")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("--out", required=True, help="output folder (report.json, screws/, bone.seg.nrrd)")
+    p.add_argument("--screw", action="append", required=True, metavar="NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ",
+                   help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog); repeatable")
+    p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
+    p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("check", help="check a saved plan (.mrk.json) on a CT (exit 1 when a screw breaches)")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("plan", help="plan file (.mrk.json), a list of files or a folder")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default: the plan's)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="run the whole workflow on the built-in phantom")
     p.add_argument("--out", default="posteo-demo", help="output folder (default ./posteo-demo)")
