@@ -113,6 +113,64 @@ def parse_screw_arg(text: str, catalog=None):
         raise PosteoInputError(where, exc.problem if exc.source.startswith("screw") else str(exc)) from None
 
 
+def _parse_point(text: str, where: str):
+    import math
+
+    try:
+        xyz = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise PosteoInputError(where, f"point must be three numbers separated by commas, got {text!r}") from None
+    if len(xyz) != 3 or not all(math.isfinite(v) for v in xyz):
+        raise PosteoInputError(where, f"point must be three finite numbers separated by commas, got {text!r}")
+    return xyz
+
+
+def parse_lesion_arg(text: str):
+    """A lesion seed from ``NAME:X,Y,Z[:PAIN]`` (LPS mm; pain mild|moderate|functional for the Mirels score)."""
+    from .plan import PAIN_LEVELS, LesionSeed
+
+    where = f"--lesion-seed {text!r}"
+    parts = str(text).split(":")
+    if len(parts) not in (2, 3) or not parts[0].strip():
+        raise PosteoInputError(where, "expected NAME:X,Y,Z or NAME:X,Y,Z:PAIN (LPS mm)")
+    pain = parts[2].strip() if len(parts) == 3 else None
+    if pain is not None and pain not in PAIN_LEVELS:
+        raise PosteoInputError(where, f"pain must be one of {', '.join(PAIN_LEVELS)}, got {pain!r}")
+    return LesionSeed(parts[0].strip(), _parse_point(parts[1], where), pain)
+
+
+def parse_cement_arg(text: str):
+    """A cement injection from ``NAME:X,Y,Z:VOLUME_ML`` (LPS mm)."""
+    from .plan import CementInjection
+
+    where = f"--cement {text!r}"
+    parts = str(text).split(":")
+    if len(parts) != 3 or not parts[0].strip():
+        raise PosteoInputError(where, "expected NAME:X,Y,Z:VOLUME_ML (LPS mm, mL)")
+    try:
+        volume = float(parts[2])
+    except ValueError:
+        raise PosteoInputError(where, f"volume must be a number of mL, got {parts[2]!r}") from None
+    try:
+        return CementInjection(parts[0].strip(), _parse_point(parts[1], where), volume)
+    except PosteoInputError as exc:
+        raise PosteoInputError(where, exc.problem) from None
+
+
+def print_lesion_tables(report: dict):
+    for les in report.get("lesions", []):
+        m = les.get("mirels") or {}
+        mirels = f"Mirels {m['total']} ({m['reading']})" if m.get("total") is not None else "Mirels n/a"
+        print(f"lesion {les['name']}: {les['volume_ml']:.1f} mL, {les['max_diameter_mm']:.0f} mm, {les['type']}, "
+              f"{'breaks through the cortex' if les['cortical_breakthrough'] else 'contained'}, {mirels}")
+    for c in report.get("cement", []):
+        risk = c["leak_risk"]
+        why = ", ".join(f"{r['kind']} {r['distance_mm']:.1f} mm" for r in risk.get("reasons", []))
+        fill = ", ".join(f"{k} {100 * v:.0f} %" for k, v in c.get("lesion_fill_fraction", {}).items())
+        print(f"cement {c['name']}: {c['volume_ml']:.1f} mL; fills {fill or 'no lesion'}; "
+              f"leak risk: {'YES (' + why + ')' if risk['at_risk'] else 'no'}")
+
+
 def print_screw_table(report: dict):
     cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7}  grade"
     print(cols)
@@ -157,7 +215,9 @@ def _run_and_report(args, plan) -> int:
     finally:
         bar.close()
     print_screw_table(report)
-    print(f"wrote {Path(args.out) / 'report.json'}")
+    print_lesion_tables(report)
+    html = _write_html_report(Path(args.out), report)
+    print(f"wrote {Path(args.out) / 'report.json'}" + (f" and {html}" if html else ""))
     return 1 if any(s["grade"] == "breach" for s in report["screws"]) else 0
 
 
@@ -165,7 +225,18 @@ def cmd_plan(args) -> int:
     from .plan import Plan
 
     screws = [parse_screw_arg(t) for t in args.screw]
-    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws))
+    lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
+    cement = [parse_cement_arg(t) for t in args.cement or []]
+    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement))
+
+
+def _write_html_report(out: Path, report: dict):
+    """report.html beside report.json (None when the report module is not available)."""
+    try:
+        from .report_html import write_report
+    except ImportError:
+        return None
+    return write_report(out, report=report)
 
 
 def cmd_check(args) -> int:
@@ -202,11 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="check screws given on the command line (exit 1 when a screw breaches)")
     p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
-    p.add_argument("--out", required=True, help="output folder (report.json, screws/, bone.seg.nrrd)")
+    p.add_argument("--out", required=True, help="output folder (report.json, report.html, plan.mrk.json, plan.seg.nrrd, screws/)")
     p.add_argument("--screw", action="append", required=True, metavar="NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ",
                    help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog); repeatable")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
     p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
+    p.add_argument("--lesion-seed", action="append", metavar="NAME:X,Y,Z[:PAIN]",
+                   help="a point inside a lytic lesion (LPS mm); optional pain mild|moderate|functional; repeatable")
+    p.add_argument("--cement", action="append", metavar="NAME:X,Y,Z:VOLUME_ML",
+                   help="a cement injection: needle tip (LPS mm) and volume (mL); repeatable")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("check", help="check a saved plan (.mrk.json) on a CT (exit 1 when a screw breaches)")

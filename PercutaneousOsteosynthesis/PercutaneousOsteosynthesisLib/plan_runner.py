@@ -1,5 +1,6 @@
 """Run a plan on a CT: bone model, clearance checks, guidance, pair gaps, femoral-neck metrics and the output
-folder (``report.json``, ``screws/<name>.vtk|.stl`` in LPS, ``bone.seg.nrrd``)."""
+folder (``report.json``, ``plan.mrk.json``, ``plan.seg.nrrd`` with bone, lesion and cement segments,
+``screws/<name>.vtk|.stl`` in LPS)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .errors import PosteoInputError
 from .femoral_neck import max_pairwise_angle_deg, spread
 from .guidance import compute_guidance
 from .plan import Plan
+from .plan_markups import save_plan
 from .report_json import build_report, screw_entry, write_report
 from .screw_model import screw_polydata_lps
 from .segmentation_io import write_segmentation
@@ -57,6 +59,14 @@ def neck_metrics(screws, bone) -> list[dict]:
     return out
 
 
+def _add_anchorage(report: dict) -> None:
+    """Copy each screw's relation to the lesions it crosses into its report entry (shortest anchorage)."""
+    for entry in report["screws"]:
+        rel = [r for les in report["lesions"] for r in les.get("screws", []) if r.get("screw") == entry["name"] and r.get("crosses_lesion")]
+        entry["anchorage_beyond_lesion_mm"] = min((r["anchorage_mm"] for r in rel), default=None)
+        entry["bridges_lesion"] = bool(rel) and all(r.get("bridges") for r in rel)
+
+
 def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, suggest: list | None = None) -> dict:
     """Check every screw of ``plan`` on ``ct`` and write the output folder; returns the report dictionary.
 
@@ -93,6 +103,15 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         extra["suggestions"] = {n: [x.to_dict() for x in suggest_trajectories(plan.screw(n), bone, catalog, margin)]
                                 for n in suggest}
     report = build_report(ct, margin, entries, pairs, bone.volumes_ml(), extra)
+    segments = bone_segments(bone)
+    if plan.lesions or plan.cement:
+        from .lesion_cement_report import analyze_lesions_and_cement
+
+        report_progress(0.75, "lesions and cement")
+        lc = analyze_lesions_and_cement(ct, bone, plan)
+        report["lesions"], report["cement"] = lc["lesions"], lc["cement"]
+        segments += lc["segments"]
+        _add_anchorage(report)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report_progress(0.8, "writing screw models")
@@ -105,8 +124,11 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         poly = screw_polydata_lps(s)
         write_polydata(out / "screws" / f"{stem}.vtk", poly)
         write_polydata(out / "screws" / f"{stem}.stl", poly)
-    report_progress(0.9, "writing bone segmentation")
-    write_segmentation(out / "bone.seg.nrrd", bone_segments(bone), bone.geometry)
+    report_progress(0.9, "writing the segmentation and the plan")
+    write_segmentation(out / "plan.seg.nrrd", segments, bone.geometry)
+    results = {e["name"]: {"grade": e["grade"], "min_clearance_mm": e["min_clearance_mm"]} for e in entries}
+    plan.results = results
+    save_plan(plan, out / "plan.mrk.json", results)
     write_report(out / "report.json", report)
     report_progress(1.0, "done")
     return report

@@ -73,7 +73,7 @@ def test_plan_safe_screws(phantom_file, tmp_path, anatomy, capsys):
     assert rep["bone"]["volumes"]["bone"] > 0
     for name in ("left_neck", "left_iliosacral"):
         assert (out / "screws" / f"{name}.vtk").stat().st_size > 0 and (out / "screws" / f"{name}.stl").stat().st_size > 0
-    assert (out / "bone.seg.nrrd").is_file()
+    assert (out / "plan.seg.nrrd").is_file() and (out / "plan.mrk.json").is_file()
 
 
 def test_plan_breach_and_check(phantom_file, tmp_path, capsys):
