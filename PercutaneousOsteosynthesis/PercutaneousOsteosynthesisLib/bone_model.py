@@ -78,6 +78,22 @@ class BoneModel:
         """Bone envelope mask (cortex + cancellous + metal inside bone), joints excluded."""
         return (self.labels >= CORTEX) & (self.labels <= METAL)
 
+    def including(self, masks) -> "BoneModel":
+        """A copy whose envelope also holds ``masks`` ([k, j, i] on this grid: lesions segmented inside the bone, so
+        that a lesion breaking through the cortex still counts as inside the bone), signed distance recomputed."""
+        labels = self.labels.copy()
+        added = np.zeros(labels.shape, bool)
+        for m in masks:
+            added |= np.asarray(m, bool)
+        if not added.any():
+            return self
+        # the partial-volume rim between a lesion and the bone around it (neither bone nor lesion by HU) is closed too
+        near = morphology.dilate(added, 2)
+        closed = morphology.close(np.pad((labels > 0) | added, 2), 2)[2:-2, 2:-2, 2:-2]
+        labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
+        sdf = signed_distance_mm(labels > 0, self.geometry)
+        return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256)
+
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
         if self._sampler is None:

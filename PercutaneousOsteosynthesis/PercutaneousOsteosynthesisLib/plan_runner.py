@@ -86,7 +86,16 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         from .bone_model import build_bone_model
 
         bone = build_bone_model(ct, progress=lambda f, m: report_progress(0.7 * f, m))
-    report_progress(0.7, "checking screws")
+    lc = {"lesions": [], "cement": [], "segments": []}
+    if plan.lesions or plan.cement:
+        from .lesion_cement_report import analyze_lesions_and_cement
+
+        report_progress(0.7, "lesions and cement")
+        lc = analyze_lesions_and_cement(ct, bone, plan)
+        # lesions belong to the bone envelope even where they break through the cortex
+        lesion_names = {l.name for l in plan.lesions}
+        bone = bone.including([m for name, m, _ in lc["segments"] if name in lesion_names])
+    report_progress(0.75, "checking screws")
     checks, pairs = check_screws(plan.screws, bone, margin, metal=True, catalog=catalog)
     entries, warnings = [], []
     for s, c in zip(plan.screws, checks):
@@ -103,14 +112,9 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         extra["suggestions"] = {n: [x.to_dict() for x in suggest_trajectories(plan.screw(n), bone, catalog, margin)]
                                 for n in suggest}
     report = build_report(ct, margin, entries, pairs, bone.volumes_ml(), extra)
-    segments = bone_segments(bone)
-    if plan.lesions or plan.cement:
-        from .lesion_cement_report import analyze_lesions_and_cement
-
-        report_progress(0.75, "lesions and cement")
-        lc = analyze_lesions_and_cement(ct, bone, plan)
+    segments = bone_segments(bone) + lc["segments"]
+    if lc["lesions"] or lc["cement"]:
         report["lesions"], report["cement"] = lc["lesions"], lc["cement"]
-        segments += lc["segments"]
         _add_anchorage(report)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
