@@ -2,8 +2,9 @@
 
 Candidates: entries on a grid of the disc of radius ``entry_radius_mm`` perpendicular to the drawn axis around
 the drawn entry (the centre included), and directions on rings in the cone of half-angle ``cone_deg`` around the
-drawn direction (the axis included).  Every candidate's axis is sampled every ``search_step_mm`` up to the
-longest catalog length and all points are read from the signed distance field in one trilinear call.
+drawn direction (the axis included).  Every candidate's axis is sampled every ``search_step_mm`` (2 mm: a screening
+step; the finalists are re-checked at 0.5 mm) up to the longest catalog length considered (the drawn length plus
+``max_extra_length_mm`` or 30 %), and all points are read from the signed distance field in one trilinear call.
 
 Length: for each candidate and each catalog length of the drawn implant's family, diameter and thread, the
 minimum clearance (entry zone excluded, :mod:`.clearance`) over that length is known; the candidate takes the
@@ -81,7 +82,8 @@ def candidate_min_clearance(bone: BoneModel, entries: np.ndarray, dirs: np.ndarr
 
 def suggest_trajectories(screw: Screw, bone: BoneModel, catalog=None, margin_mm: float = 1.0, entry_radius_mm: float = 5.0,
                          cone_deg: float = 10.0, n_best: int = 5, entry_spacing_mm: float = 1.25, n_rings: int = 6,
-                         per_ring: int = 36, search_step_mm: float = 1.0, entry_zone_max_mm: float = 10.0) -> list[Suggestion]:
+                         per_ring: int = 36, search_step_mm: float = 2.0, entry_zone_max_mm: float = 10.0,
+                         max_extra_length_mm: float = 20.0) -> list[Suggestion]:
     """Best trajectories near ``screw`` (see module doc), best first; empty when no candidate stays in bone."""
     catalog = catalog if catalog is not None else default_catalog()
     validate_screw(screw, bone, catalog)
@@ -91,6 +93,9 @@ def suggest_trajectories(screw: Screw, bone: BoneModel, catalog=None, margin_mm:
     if cone_deg >= 90:
         raise PosteoInputError(f"cone angle {cone_deg}", "must be below 90 degrees")
     imp, lengths = _implant_lengths(screw, catalog)
+    # lengths near the drawn one: at most max_extra_length_mm (or 30 %) longer, never shorter than the shortest
+    longest = max(screw.length_mm + max_extra_length_mm, 1.3 * screw.length_mm)
+    lengths = lengths[lengths <= max(longest, lengths.min())]
     u = screw.direction_lps
     e1, e2 = _perpendicular_frame(u)
     off = _disc_offsets(float(entry_radius_mm), float(entry_spacing_mm)) if entry_radius_mm > 0 else np.zeros((1, 2))
