@@ -31,18 +31,28 @@ from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 
 # Parameters of PercutaneousOsteosynthesisParameterNode that deliberately have no widget in the .ui
 # (checked by Testing/Python/test_module_static.py).
-NON_GUI_PARAMETERS = ("planFolderItemId",)
+NON_GUI_PARAMETERS = ("planFolderItemId", "selectedScrew")
 
 # Widgets of the sections that are not wired to code yet: they stay disabled.  Remove a name from
 # this list in the change that connects the widget to working code.
-PENDING_WIDGETS = (
-    "safetyMarginSpinBox", "implantComboBox", "addScrewButton", "screwTable",
+PENDING_WIDGETS = ()
+PENDING_TOOLTIP = "available after the bone model is built"
+
+# Widgets of sections 2-6: enabled once the planning session has a bone model.
+SESSION_WIDGETS = (
+    "implantComboBox", "addScrewButton", "screwTable", "suggestButton", "suggestionList",
     "addLesionButton", "lesionTable",
     "probeSlider", "probeViewButton",
-    "cementVolumeSpinBox", "addCementButton", "simulateCementButton", "cementTable",
+    "addCementButton", "simulateCementButton", "cementTable",
     "exportPlanButton", "importPlanButton", "saveReportButton", "guidanceTable",
 )
-PENDING_TOOLTIP = "available after the bone model is built"
+PAIN_CHOICES = ("", "mild", "moderate", "functional")
+SCREW_COLUMNS = ("Name", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Skin to tip (mm)", "Gantry tilt (deg)")
+LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Pain")
+CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
+GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
+                    "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
+                    "C-arm LAO/RAO (deg)")
 
 # Segments of the bone model, by name, toggled by the "Show" check boxes.
 SEGMENT_GROUPS = {
@@ -100,6 +110,9 @@ class PercutaneousOsteosynthesisParameterNode:
     cementVolumeMl - volume of one cement injection.
     boneSegmentation - segmentation holding the bone model (cortex, cancellous, metal, joint segments).
     planFolderItemId - subject hierarchy folder holding the nodes created by the module (0: none yet).
+    implantId - catalog id of the implant used by "Add screw".
+    probeDepthPercent - probe's-eye reslice position from the skin entry (0) to the tip (100) of the selected screw.
+    selectedScrew - name of the screw selected in the screw table ("" for none).
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -110,6 +123,9 @@ class PercutaneousOsteosynthesisParameterNode:
     cementVolumeMl: Annotated[float, WithinRange(0.5, 60)] = 5.0
     boneSegmentation: vtkMRMLSegmentationNode
     planFolderItemId: int = 0
+    implantId: str = ""
+    probeDepthPercent: Annotated[float, WithinRange(0, 100)] = 0.0
+    selectedScrew: str = ""
 
 
 class OperationCancelled(Exception):
@@ -151,7 +167,36 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         for checkBox in (self.ui.showBoneCheckBox, self.ui.showCortexCheckBox, self.ui.showMetalCheckBox):
             checkBox.connect("toggled(bool)", self.onSegmentVisibilityToggled)
 
-        # Sections 2-6 are not wired yet.
+        # Sections 2-6: the planning session (self.logic.session)
+        import qt
+
+        self._placingNode = None
+        self._placingKind = None
+        self._cementPointLps = None
+        self._updatingTables = False
+        self.ui.implantComboBox.clear()
+        for implantId in self.logic.implantIds():
+            self.ui.implantComboBox.addItem(implantId)
+        for table, columns in ((self.ui.screwTable, SCREW_COLUMNS), (self.ui.lesionTable, LESION_COLUMNS),
+                               (self.ui.cementTable, CEMENT_COLUMNS), (self.ui.guidanceTable, GUIDANCE_COLUMNS)):
+            table.setColumnCount(len(columns))
+            table.setHorizontalHeaderLabels([_(c) for c in columns])
+            table.setEditTriggers(qt.QAbstractItemView.NoEditTriggers)
+            table.setSelectionBehavior(qt.QAbstractItemView.SelectRows)
+            table.setSelectionMode(qt.QAbstractItemView.SingleSelection)
+        self.ui.addScrewButton.connect("clicked(bool)", self.onAddScrewButton)
+        self.ui.screwTable.connect("itemSelectionChanged()", self.onScrewSelectionChanged)
+        self.ui.suggestButton.connect("clicked(bool)", self.onSuggestButton)
+        self.ui.suggestionList.connect("itemDoubleClicked(QListWidgetItem*)", self.onSuggestionAccepted)
+        self.ui.addLesionButton.connect("clicked(bool)", self.onAddLesionButton)
+        self.ui.probeViewButton.connect("toggled(bool)", self.onProbeView)
+        self.ui.probeSlider.connect("valueChanged(double)", self.onProbeView)
+        self.ui.addCementButton.connect("clicked(bool)", self.onAddCementButton)
+        self.ui.simulateCementButton.connect("clicked(bool)", self.onSimulateCementButton)
+        self.ui.exportPlanButton.connect("clicked(bool)", self.onExportPlanButton)
+        self.ui.importPlanButton.connect("clicked(bool)", self.onImportPlanButton)
+        self.ui.saveReportButton.connect("clicked(bool)", self.onSaveReportButton)
+        self.logic.session.update_callbacks.append(self.onScrewMoved)
         for name in PENDING_WIDGETS:
             widget = getattr(self.ui, name)
             widget.setEnabled(False)
@@ -161,6 +206,8 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     def cleanup(self) -> None:
         self.removeObservers()
+        if self.logic is not None and self.onScrewMoved in self.logic.session.update_callbacks:
+            self.logic.session.update_callbacks.remove(self.onScrewMoved)
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -213,6 +260,16 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         if segmentationId != self._shownSegmentationId:
             self._shownSegmentationId = segmentationId
             self.onSegmentVisibilityToggled()
+
+        haveBone = self.logic.session.bone is not None
+        for name in SESSION_WIDGETS:
+            getattr(self.ui, name).enabled = haveBone
+        haveScrew = haveBone and bool(parameterNode and parameterNode.selectedScrew)
+        for widget in (self.ui.suggestButton, self.ui.probeViewButton, self.ui.probeSlider):
+            widget.enabled = haveScrew
+        self.ui.simulateCementButton.enabled = haveBone and self._cementPointLps is not None
+        if parameterNode is not None and haveBone:
+            self.logic.session.margin_mm = float(parameterNode.safetyMarginMm)
 
     def _segmentVisibility(self) -> dict:
         return {
@@ -270,6 +327,239 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         finally:
             dialog.close()
         self._updateGuiState()
+        self.updateTables()
+
+    # Sections 2-6
+
+    def _startPlacing(self, kind: str, className: str, name: str) -> None:
+        """Place a markup with the mouse (markups place mode); _onPointPlaced finishes the job."""
+        self._stopPlacing()
+        node = slicer.mrmlScene.AddNewNodeByClass(className, slicer.mrmlScene.GenerateUniqueName(name))
+        node.CreateDefaultDisplayNodes()
+        self._placingNode, self._placingKind = node, kind
+        self.addObserver(node, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced)
+        selectionNode = slicer.mrmlScene.GetNodeByID("vtkMRMLSelectionNodeSingleton")
+        selectionNode.SetReferenceActivePlaceNodeClassName(className)
+        selectionNode.SetActivePlaceNodeID(node.GetID())
+        slicer.modules.markups.logic().StartPlaceMode(False)
+
+    def _stopPlacing(self, keepNode: bool = False) -> None:
+        node = self._placingNode
+        if node is None:
+            return
+        self.removeObserver(node, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced)
+        self._placingNode = None
+        interactionNode = slicer.app.applicationLogic().GetInteractionNode()
+        interactionNode.SwitchToViewTransformMode()
+        if not keepNode and node.GetScene() is not None:
+            slicer.mrmlScene.RemoveNode(node)
+
+    def _onPointPlaced(self, caller, event) -> None:
+        node, kind = self._placingNode, self._placingKind
+        if node is None:
+            return
+        import numpy as np
+
+        if kind == "screw":
+            if node.GetNumberOfDefinedControlPoints() < 2:
+                return
+            self._stopPlacing(keepNode=True)
+            with slicer.util.tryWithErrorDisplay(_("Failed to add the screw."), waitCursor=True):
+                try:
+                    name = self.logic.addScrewFromLine(node, self._parameterNode.implantId or None)
+                except Exception:
+                    slicer.mrmlScene.RemoveNode(node)
+                    raise
+                self._parameterNode.selectedScrew = name
+            self.updateTables()
+            return
+        pointRas = np.array(node.GetNthControlPointPositionWorld(0), float)
+        self._stopPlacing()
+        pointLps = pointRas * [-1.0, -1.0, 1.0]
+        if kind == "lesion":
+            with slicer.util.tryWithErrorDisplay(_("Failed to segment the lesion."), waitCursor=True):
+                self.logic.session.add_lesion(self.logic.uniqueName("Lesion", self.logic.session.lesion_names()), pointLps)
+        elif kind == "cement":
+            self._cementPointLps = pointLps
+        self.updateTables()
+        self._updateGuiState()
+
+    def onAddScrewButton(self) -> None:
+        self._startPlacing("screw", "vtkMRMLMarkupsLineNode", "Screw")
+
+    def onAddLesionButton(self) -> None:
+        self._startPlacing("lesion", "vtkMRMLMarkupsFiducialNode", "Lesion seed")
+
+    def onAddCementButton(self) -> None:
+        self._startPlacing("cement", "vtkMRMLMarkupsFiducialNode", "Cement injection point")
+
+    def onSimulateCementButton(self) -> None:
+        if self._cementPointLps is None:
+            return
+        session = self.logic.session
+        with slicer.util.tryWithErrorDisplay(_("Failed to simulate the cement."), waitCursor=True):
+            session.add_cement(self.logic.uniqueName("Cement", session.cement_names()), self._cementPointLps,
+                               float(self._parameterNode.cementVolumeMl))
+            self._cementPointLps = None
+        self.updateTables()
+        self._updateGuiState()
+
+    def onScrewMoved(self, name) -> None:
+        """Live update of a dragged screw: refresh its row."""
+        self.updateScrewTable()
+        if self.ui.probeViewButton.checked and self._parameterNode and name == self._parameterNode.selectedScrew:
+            self.onProbeView()
+
+    def onScrewSelectionChanged(self) -> None:
+        if self._updatingTables or not self._parameterNode:
+            return
+        rows = {index.row() for index in self.ui.screwTable.selectedIndexes()}
+        if not rows:
+            return
+        name = self.ui.screwTable.item(min(rows), 0).text()
+        self._parameterNode.selectedScrew = name
+        self.ui.suggestionList.clear()
+        self.logic.centreViewsOnScrew(name)
+        if self.ui.probeViewButton.checked:
+            self.onProbeView()
+
+    def onSuggestButton(self) -> None:
+        name = self._parameterNode.selectedScrew
+        self.ui.suggestionList.clear()
+        with slicer.util.tryWithErrorDisplay(_("Failed to suggest trajectories."), waitCursor=True):
+            found = self.logic.session.suggest(name)
+            for i, s in enumerate(found):
+                self.ui.suggestionList.addItem(
+                    f"{i + 1}. {s['grade']}, min clearance {s['min_clearance_mm']:.1f} mm, {s['implant_id']}, "
+                    f"entry moved {s['entry_shift_mm']:.1f} mm, angle {s['angle_deg']:.1f} deg")
+            if not found:
+                self.ui.suggestionList.addItem(_("No trajectory near this screw stays in bone."))
+
+    def onSuggestionAccepted(self, item) -> None:
+        row = self.ui.suggestionList.row(item)
+        name = self._parameterNode.selectedScrew
+        if row < len(self.logic.session.suggestions.get(name, [])):
+            with slicer.util.tryWithErrorDisplay(_("Failed to accept the suggestion."), waitCursor=True):
+                self.logic.session.accept_suggestion(name, row)
+            self.updateTables()
+
+    def onProbeView(self, *args) -> None:
+        if not self._parameterNode or not self._parameterNode.selectedScrew or not self.ui.probeViewButton.checked:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to set the probe's-eye view."), waitCursor=False):
+            self.logic.setProbeView(self._parameterNode.selectedScrew, float(self._parameterNode.probeDepthPercent) / 100.0)
+
+    def _pickFolder(self, title: str):
+        import qt
+
+        folder = qt.QFileDialog.getExistingDirectory(slicer.util.mainWindow(), title)
+        return folder or None
+
+    def onExportPlanButton(self) -> None:
+        folder = self._pickFolder(_("Export the plan to a folder"))
+        if not folder:
+            return
+        dialog, progress = self._progressCallback(_("Exporting the plan"))
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Failed to export the plan."), waitCursor=True):
+                try:
+                    files = self.logic.session.export(folder, progress=progress)
+                except OperationCancelled:
+                    return
+                slicer.util.infoDisplay(_("Plan written to {folder}:\n{files}").format(
+                    folder=folder, files="\n".join(str(p) for p in files.values())))
+        finally:
+            dialog.close()
+
+    def onImportPlanButton(self) -> None:
+        import qt
+
+        path = qt.QFileDialog.getOpenFileName(slicer.util.mainWindow(), _("Import a plan"), "",
+                                              _("Slicer markups (*.mrk.json);;All files (*)"))
+        if not path:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to import the plan."), waitCursor=True):
+            for name in self.logic.session.import_plan(path):
+                self.logic.session.observe_screw(name)
+        self.updateTables()
+
+    def onSaveReportButton(self) -> None:
+        folder = self._pickFolder(_("Save the report (report.json, report.html) to a folder"))
+        if not folder:
+            return
+        dialog, progress = self._progressCallback(_("Writing the report"))
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Failed to write the report."), waitCursor=True):
+                try:
+                    self.logic.saveReport(folder, progress=progress)
+                except OperationCancelled:
+                    return
+        finally:
+            dialog.close()
+
+    def updateTables(self) -> None:
+        self.updateScrewTable()
+        self.updateLesionTable()
+        self.updateCementTable()
+        self.updateGuidanceTable()
+
+    @staticmethod
+    def _setRow(table, row: int, values) -> None:
+        import qt
+
+        for column, value in enumerate(values):
+            item = qt.QTableWidgetItem("" if value is None else str(value))
+            table.setItem(row, column, item)
+
+    def updateScrewTable(self) -> None:
+        import qt
+
+        table = self.ui.screwTable
+        rows = self.logic.screwRows()
+        self._updatingTables = True
+        try:
+            table.setRowCount(len(rows))
+            selected = self._parameterNode.selectedScrew if self._parameterNode else ""
+            for r, row in enumerate(rows):
+                self._setRow(table, r, row["cells"])
+                colour = row["colour"]
+                table.item(r, 4).setBackground(qt.QBrush(qt.QColor.fromRgbF(*colour)))
+                if row["cells"][0] == selected:
+                    table.selectRow(r)
+        finally:
+            self._updatingTables = False
+
+    def updateLesionTable(self) -> None:
+        import qt
+
+        table = self.ui.lesionTable
+        rows = self.logic.lesionRows()
+        table.setRowCount(len(rows))
+        for r, (cells, pain) in enumerate(rows):
+            self._setRow(table, r, cells)
+            combo = qt.QComboBox()
+            for choice in PAIN_CHOICES:
+                combo.addItem(choice)
+            combo.setCurrentText(pain or "")
+            combo.connect("currentTextChanged(QString)", lambda text, name=cells[0]: self.onPainChanged(name, text))
+            table.setCellWidget(r, len(LESION_COLUMNS) - 1, combo)
+
+    def onPainChanged(self, name: str, pain: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to set the pain level."), waitCursor=True):
+            self.logic.session.set_lesion_pain(name, pain or None)
+        self.updateLesionTable()
+
+    def updateCementTable(self) -> None:
+        rows = self.logic.cementRows()
+        self.ui.cementTable.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            self._setRow(self.ui.cementTable, r, cells)
+
+    def updateGuidanceTable(self) -> None:
+        rows = self.logic.guidanceRows()
+        self.ui.guidanceTable.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            self._setRow(self.ui.guidanceTable, r, cells)
 
     @staticmethod
     def _showCt(volumeNode) -> None:
@@ -301,10 +591,20 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         self._scene = scene
         self.boneModel = None  # last BoneModel built (the Lib object, with its distance field)
         self.phantomTruth = None  # truth dictionary of the last phantom loaded
+        self._session = None
 
     @property
     def scene(self):
         return self._scene if self._scene is not None else slicer.mrmlScene
+
+    @property
+    def session(self):
+        """The PlanningSession (Lib) of the scene: screws, lesions, cement and the plan live in its MRML nodes."""
+        if self._session is None or self._session.scene is not self.scene:
+            from PercutaneousOsteosynthesisLib.session import PlanningSession
+
+            self._session = PlanningSession(self.scene, folder_name=PLAN_FOLDER_NAME)
+        return self._session
 
     # Parameter node
 
@@ -328,17 +628,13 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
 
     def planFolderItemId(self, parameterNode) -> int:
         """The subject hierarchy folder holding the module's nodes (created on first use)."""
-        shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
-        sceneItemId = shNode.GetSceneItemID()
+        session = self.session
         itemId = int(parameterNode.planFolderItemId)
-        if itemId:
-            children = vtk.vtkIdList()
-            shNode.GetItemChildren(sceneItemId, children, True)
-            if children.IsId(itemId) < 0:
-                itemId = 0
-        if not itemId:
-            itemId = shNode.CreateFolderItem(sceneItemId, PLAN_FOLDER_NAME)
-            parameterNode.planFolderItemId = int(itemId)
+        if itemId and not session._folder:
+            session._folder = itemId  # the folder of a saved scene: the session validates it
+        itemId = int(session.folder_item_id)
+        if int(parameterNode.planFolderItemId) != itemId:
+            parameterNode.planFolderItemId = itemId
         return itemId
 
     def _addToPlanFolder(self, parameterNode, node, role: str) -> None:
@@ -356,6 +652,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         ct, truth = make_phantom(progress=progress)
         volumeNode = volume_node_from_ct(ct, self.scene, name=name)
         self.phantomTruth = truth
+        self.session.ct, self.session.ct_node, self.session.truth, self.session.bone = ct, volumeNode, truth, None
         if parameterNode is not None:
             self._addToPlanFolder(parameterNode, volumeNode, "phantomCt")
             parameterNode.inputVolume = volumeNode
@@ -397,7 +694,138 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         if previous is not None and previous is not segmentationNode and previous.GetAttribute(ROLE_ATTRIBUTE) == "boneModel":
             self.scene.RemoveNode(previous)
         self.boneModel = model
+        session = self.session
+        session.ct, session.ct_node = ct, volumeNode
+        session.margin_mm = float(parameterNode.safetyMarginMm)
+        session.set_bone_model(model, segmentationNode)
         return segmentationNode
+
+    # Sections 2-6 (through the planning session)
+
+    @staticmethod
+    def implantIds() -> list:
+        from PercutaneousOsteosynthesisLib.implants import default_catalog
+
+        return default_catalog().ids()
+
+    @staticmethod
+    def uniqueName(base: str, existing) -> str:
+        existing = set(existing)
+        n = 1
+        while f"{base} {n}" in existing:
+            n += 1
+        return f"{base} {n}"
+
+    def addScrewFromLine(self, lineNode, implantId=None) -> str:
+        """Turn a line placed in the views (RAS) into a screw of the session, observed for live feedback."""
+        import numpy as np
+
+        session = self.session
+        entryLps = np.array(lineNode.GetNthControlPointPositionWorld(0)) * [-1.0, -1.0, 1.0]
+        tipLps = np.array(lineNode.GetNthControlPointPositionWorld(1)) * [-1.0, -1.0, 1.0]
+        name = self.uniqueName("Screw", session.screw_names())
+        session.add_screw(name, entryLps, tipLps, implantId, line_node=lineNode)
+        session.observe_screw(name)
+        return name
+
+    def screwRows(self) -> list:
+        """Screw table rows: cells (name, implant, length, min clearance, grade, skin-to-tip, gantry tilt) and grade colour."""
+        from PercutaneousOsteosynthesisLib.errors import PosteoInputError
+        from PercutaneousOsteosynthesisLib.session import GRADE_COLOURS
+
+        session = self.session
+        rows = []
+        for name in session.screw_names():
+            screw = session.screw(name)
+            node = session.line_node(name)
+            grade = session.grade(name)
+            clearance = node.GetAttribute("PercutaneousOsteosynthesis.MinClearanceMm")
+            try:
+                guidance = session.guidance(name)
+                depth, tilt = f"{guidance['skin_to_tip_mm']:.1f}", f"{guidance['gantry_tilt_deg']:.1f}"
+            except PosteoInputError:
+                depth = tilt = ""
+            rows.append({"cells": [name, screw.implant_id or "", f"{screw.length_mm:.1f}",
+                                   f"{float(clearance):.1f}" if clearance else "", grade, depth, tilt],
+                         "colour": GRADE_COLOURS.get(grade, GRADE_COLOURS["invalid"])})
+        return rows
+
+    def lesionRows(self) -> list:
+        """Lesion table rows: (cells, pain); Mirels shows the total or why it does not apply."""
+        rows = []
+        for name in self.session.lesion_names():
+            if name not in self.session.lesions:
+                continue
+            info = self.session.lesion_info(name)
+            mirels = info["mirels"]
+            mirelsText = str(mirels["total"]) if mirels.get("score", True) is not None and "total" in mirels else (mirels.get("reason") or "")
+            rows.append(([name, f"{info['volume_ml']:.2f}", info["type"], "yes" if info["cortical_breakthrough"] else "no",
+                          mirelsText, ""], info["pain"]))
+        return rows
+
+    def cementRows(self) -> list:
+        rows = []
+        for name in self.session.cement_names():
+            result = self.session.cement.get(name)
+            if result is None:
+                continue
+            fill = ", ".join(f"{k} {100 * v:.0f} %" for k, v in result.lesion_fill_fraction.items())
+            risk = result.leak_risk
+            riskText = ("at risk: " + ", ".join(f"{r['kind']} {r['distance_mm']:.1f} mm" for r in risk["reasons"])
+                        if risk.get("at_risk") else "low")
+            rows.append([name, f"{result.volume_ml:.2f}", fill, riskText])
+        return rows
+
+    def guidanceRows(self) -> list:
+        from PercutaneousOsteosynthesisLib.errors import PosteoInputError
+
+        rows = []
+        for name in self.session.screw_names():
+            try:
+                g = self.session.guidance(name)
+            except PosteoInputError as exc:
+                rows.append([name, str(exc)] + [""] * (len(GUIDANCE_COLUMNS) - 2))
+                continue
+            rows.append([name, ", ".join(f"{v:.1f}" for v in g["skin_entry_lps"]), f"{g['skin_to_bone_entry_mm']:.1f}",
+                         f"{g['skin_to_tip_mm']:.1f}", f"{g['gantry_tilt_deg']:.1f}", "yes" if g["double_oblique"] else "no",
+                         f"{g['inplane_angle_deg']:.1f}", f"{g['table_position_mm']:.1f}",
+                         f"{g['carm_cranio_caudal_deg']:.1f}", f"{g['carm_lao_rao_deg']:.1f}"])
+        return rows
+
+    def centreViewsOnScrew(self, name: str) -> None:
+        """Jump the slice views to the screw's mid-point (RAS)."""
+        entryLps, tipLps = self.session.screw_points_lps(name)
+        mid = 0.5 * (entryLps + tipLps) * [-1.0, -1.0, 1.0]
+        slicer.modules.markups.logic().JumpSlicesToLocation(float(mid[0]), float(mid[1]), float(mid[2]), True)
+
+    def setProbeView(self, name: str, fraction: float) -> None:
+        """Red view perpendicular to the screw at ``fraction`` from the skin entry to the tip; Yellow along its axis."""
+        import numpy as np
+
+        normal, transverse, point = self.session.probe_plane_ras(name, fraction)
+        red = self.scene.GetNodeByID("vtkMRMLSliceNodeRed")
+        if red is not None:
+            red.SetSliceToRASByNTP(*normal, *transverse, *point, 0)
+        yellow = self.scene.GetNodeByID("vtkMRMLSliceNodeYellow")
+        if yellow is not None:
+            alongNormal = np.cross(normal, transverse)
+            yellow.SetSliceToRASByNTP(*alongNormal, *normal, *point, 0)
+
+    def saveReport(self, folder, progress=None) -> list:
+        """Write report.json (and report.html when available) of the session to ``folder``; returns the paths."""
+        import shutil
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        with tempfile.TemporaryDirectory(prefix="posteo-report-") as tmp:
+            files = self.session.export(tmp, progress=progress)
+            for key in ("report", "html"):
+                if key in files:
+                    target = out / files[key].name
+                    shutil.copyfile(files[key], target)
+                    written.append(target)
+        return written
 
     @staticmethod
     def segmentIdsByName(segmentationNode) -> dict:
@@ -706,4 +1134,87 @@ class PercutaneousOsteosynthesisTest(ScriptedLoadableModuleTest):  # noqa: F405
         # Rebuilding replaces the previous bone model instead of piling up segmentations.
         widget.ui.buildBoneModelButton.click()
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"), 1)
+        self.assertTrue(widget.ui.addScrewButton.enabled)
+        self._planningWalkthrough(widget, parameterNode)
         self.delayDisplay("Test passed")
+
+    def _planningWalkthrough(self, widget, parameterNode):
+        """Lesion -> screw -> drag an endpoint -> grade changes -> cement -> export -> import, with the session API
+        that Testing/Python/test_session.py exercises (truth: the phantom's analytic screw paths and lesions)."""
+        import numpy as np
+
+        session = widget.logic.session
+        truth = widget.logic.phantomTruth
+        self.assertIs(session.bone, widget.logic.boneModel)
+
+        self.delayDisplay("Segmenting a lesion")
+        lesionTruth = truth["lesions"][0]
+        info = session.add_lesion("Lesion 1", lesionTruth["center_lps"], pain="moderate")
+        self.assertAlmostEqual(info["volume_ml"], lesionTruth["volume_ml"], delta=0.15 * lesionTruth["volume_ml"])
+        widget.updateTables()
+        self.assertEqual(widget.ui.lesionTable.rowCount, 1)
+
+        self.delayDisplay("Adding a screw on the safe femoral-neck path")
+        path = next(p for p in truth["screw_paths"] if p["name"].startswith("left femoral neck"))
+        entry, tip = np.array(path["entry_lps"]), np.array(path["tip_lps"])
+        line = session.add_screw("Screw 1", entry, tip)
+        session.observe_screw("Screw 1")
+        parameterNode.selectedScrew = "Screw 1"
+        widget.updateTables()
+        self.assertEqual(widget.ui.screwTable.rowCount, 1)
+        self.assertEqual(widget.ui.screwTable.item(0, 4).text(), "excellent")
+        self.assertTrue(np.allclose(line.GetNthControlPointPositionWorld(1), tip * [-1, -1, 1]))
+
+        self.delayDisplay("Dragging the tip into the hip joint")
+        far = tip + 40.0 * (tip - entry) / np.linalg.norm(tip - entry)
+        line.SetNthControlPointPositionWorld(1, *(far * [-1, -1, 1]))
+        line.InvokeEvent(slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent)
+        session.flush()
+        self.assertEqual(session.grade("Screw 1"), "breach")
+        self.assertEqual(widget.ui.screwTable.item(0, 4).text(), "breach")
+        red = session.model_colour("Screw 1")
+        self.assertGreater(red[0], red[1])
+        line.SetNthControlPointPositionWorld(1, *(tip * [-1, -1, 1]))
+        line.InvokeEvent(slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent)
+        session.flush()
+        self.assertEqual(session.grade("Screw 1"), "excellent")
+
+        self.delayDisplay("Probe's-eye view")
+        widget.ui.probeViewButton.checked = True
+        parameterNode.probeDepthPercent = 100.0
+        widget.onProbeView()
+        normal = np.array([slicer.mrmlScene.GetNodeByID("vtkMRMLSliceNodeRed").GetSliceToRAS().GetElement(r, 2) for r in range(3)])
+        axis = (tip - entry) * [-1, -1, 1] / np.linalg.norm(tip - entry)
+        self.assertAlmostEqual(abs(float(normal @ axis)), 1.0, places=6)
+        widget.ui.probeViewButton.checked = False
+
+        self.delayDisplay("Simulating cement")
+        cement = session.add_cement("Cement 1", lesionTruth["center_lps"], 2.0)
+        self.assertAlmostEqual(cement["volume_ml"], 2.0, delta=0.05)
+        widget.updateTables()
+        self.assertEqual(widget.ui.cementTable.rowCount, 1)
+        self.assertEqual(widget.ui.guidanceTable.rowCount, 1)
+
+        self.delayDisplay("Exporting and importing the plan")
+        with tempfile.TemporaryDirectory(prefix="posteo-selftest-") as folder:
+            files = session.export(folder)
+            self.assertTrue(files["plan"].is_file() and files["report"].is_file())
+            report = json.loads(files["report"].read_text(encoding="utf-8"))
+            self.assertEqual([s["grade"] for s in report["screws"]], ["excellent"])
+            session.remove_screw("Screw 1")
+            self.assertEqual(session.screw_names(), [])
+            from PercutaneousOsteosynthesisLib.plan_markups import load_plan
+
+            screwOnly = Path(folder) / "screws-only.mrk.json"
+            plan = load_plan(files["plan"])
+            plan.lesions, plan.cement = [], []
+            from PercutaneousOsteosynthesisLib.plan_markups import save_plan
+
+            save_plan(plan, screwOnly)
+            names = session.import_plan(screwOnly)
+        self.assertEqual(names, ["Screw 1"])
+        importedEntry, importedTip = session.screw_points_lps("Screw 1")
+        self.assertTrue(np.allclose(importedEntry, entry, atol=1e-4) and np.allclose(importedTip, tip, atol=1e-4))
+        self.assertEqual(session.grade("Screw 1"), "excellent")
+        widget.updateTables()
+        self.assertEqual(widget.ui.screwTable.rowCount, 1)

@@ -25,6 +25,7 @@ RESOURCE_PATTERNS = {"Icons": "*.png", "UI": "*.ui", "Implants": "*.json"}
 # Widget classes the parameterNodeWrapper can bind to each field type.
 FLOAT_WIDGETS = {"ctkSliderWidget", "QDoubleSpinBox", "ctkDoubleSpinBox", "qMRMLSpinBox", "qMRMLSliderWidget", "ctkDoubleSlider"}
 NODE_WIDGETS = {"qMRMLNodeComboBox"}
+STR_WIDGETS = {"QComboBox", "ctkComboBox", "QLineEdit"}
 
 FORBIDDEN_LIB_IMPORTS = {"qt", "ctk", "slicer.util", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper",
                          "slicer.i18n", "__main__"}
@@ -166,6 +167,9 @@ def test_parameter_widget_types_and_defaults_agree():
             assert cls in FLOAT_WIDGETS, (name, cls)
             default = ast.literal_eval(fields[name].value)
             assert float(widget_property(widget, "value")) == pytest.approx(default), name
+        elif kind == "str":
+            assert cls in STR_WIDGETS, (name, cls)
+            assert isinstance(ast.literal_eval(fields[name].value), str), name
         elif kind.startswith("vtkMRML"):
             assert cls in NODE_WIDGETS, (name, cls)
             assert widget.find("property[@name='nodeTypes']/stringlist/string").text == kind
