@@ -80,6 +80,14 @@ def cmd_bone(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report_html import write_report
+
+    html = write_report(Path(args.plan_dir))
+    print(f"wrote {html}" + (f" and {html.with_suffix('.pdf')}" if html.with_suffix(".pdf").exists() else ""))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -290,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default: the plan's)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="write report.html (and report.pdf) of a plan folder written by plan/check/demo")
+    p.add_argument("plan_dir", help="the plan folder (holds report.json)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="run the whole workflow on the built-in phantom")
     p.add_argument("--out", default="posteo-demo", help="output folder (default ./posteo-demo)")

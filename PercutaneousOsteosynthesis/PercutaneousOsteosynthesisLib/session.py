@@ -749,7 +749,7 @@ class PlanningSession:
         writer = getattr(report_html, "write_report", None)
         if writer is None:
             return None
-        return writer(out / "report.html", report)
+        return writer(out / "report.html", report=report, bone=self.bone, ct=self.ct)
 
     def import_plan(self, path) -> list[str]:
         """Load a plan file (or files/folder) with Slicer's markups reader and rebuild its screws (models, checks);
