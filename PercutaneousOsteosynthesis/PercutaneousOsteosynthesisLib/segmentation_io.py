@@ -12,14 +12,7 @@ from .atomic import atomic_path
 from .errors import PosteoInputError
 from .geometry import ImageGeometry
 from .mrml import prepare_scene
-
-
-def _vtk_matrix(m: np.ndarray):
-    vm = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            vm.SetElement(r, c, float(m[r, c]))
-    return vm
+from .vtk_matrix import from_vtk_matrix, to_vtk_matrix
 
 
 def oriented_labelmap(mask: np.ndarray, geometry: ImageGeometry):
@@ -27,7 +20,7 @@ def oriented_labelmap(mask: np.ndarray, geometry: ImageGeometry):
     import slicer
 
     img = slicer.vtkOrientedImageData()
-    img.SetImageToWorldMatrix(_vtk_matrix(geometry.ijk_to_ras_matrix()))
+    img.SetImageToWorldMatrix(to_vtk_matrix(geometry.ijk_to_ras_matrix()))
     nz = np.argwhere(mask)
     if len(nz) == 0:
         lo = np.zeros(3, int)
@@ -50,7 +43,7 @@ def write_segmentation(path, segments, geometry: ImageGeometry, scene=None) -> P
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
     try:
         ref = slicer.vtkOrientedImageData()
-        ref.SetImageToWorldMatrix(_vtk_matrix(geometry.ijk_to_ras_matrix()))
+        ref.SetImageToWorldMatrix(to_vtk_matrix(geometry.ijk_to_ras_matrix()))
         ref.SetExtent(0, geometry.size[0] - 1, 0, geometry.size[1] - 1, 0, geometry.size[2] - 1)
         conv = slicer.vtkSegmentationConverter
         node.GetSegmentation().SetConversionParameter(conv.GetReferenceImageGeometryParameterName(), conv.SerializeImageGeometry(ref))
@@ -103,7 +96,7 @@ def _oriented_to_numpy(lm):
     dims = [ext[1] - ext[0] + 1, ext[3] - ext[2] + 1, ext[5] - ext[4] + 1]
     m = vtk.vtkMatrix4x4()
     lm.GetImageToWorldMatrix(m)
-    ijk_to_ras = np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
+    ijk_to_ras = from_vtk_matrix(m)
     ijk_to_lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ ijk_to_ras
     if min(dims) <= 0 or lm.GetPointData().GetScalars() is None:
         arr = np.zeros((0, 0, 0), bool)

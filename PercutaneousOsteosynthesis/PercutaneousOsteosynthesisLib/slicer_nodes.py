@@ -13,18 +13,7 @@ from vtk.util import numpy_support
 from .errors import PosteoInputError
 from .geometry import ImageGeometry
 from .volume_io import CTVolume
-
-
-def _matrix_from_vtk(m) -> np.ndarray:
-    return np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
-
-
-def _vtk_from_matrix(a: np.ndarray):
-    m = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            m.SetElement(r, c, float(a[r, c]))
-    return m
+from .vtk_matrix import from_vtk_matrix, to_vtk_matrix
 
 
 def geometry_from_ijk_to_ras(ijk_to_ras: np.ndarray, dims) -> ImageGeometry:
@@ -48,7 +37,7 @@ def ct_volume_from_node(node) -> CTVolume:
         raise PosteoInputError(node.GetName(), "is not a scalar volume")
     m = vtk.vtkMatrix4x4()
     node.GetIJKToRASMatrix(m)
-    geo = geometry_from_ijk_to_ras(_matrix_from_vtk(m), dims)
+    geo = geometry_from_ijk_to_ras(from_vtk_matrix(m), dims)
     arr = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(dims[2], dims[1], dims[0])
     return CTVolume(arr.astype(np.float32), geo, node.GetName())
 
@@ -61,7 +50,7 @@ def volume_node_from_ct(ct: CTVolume, scene, name: str = "CT"):
     image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(np.ascontiguousarray(ct.array, np.int16).ravel(), deep=True,
                                                                array_type=vtk.VTK_SHORT))
     node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
-    node.SetIJKToRASMatrix(_vtk_from_matrix(ct.geometry.ijk_to_ras_matrix()))
+    node.SetIJKToRASMatrix(to_vtk_matrix(ct.geometry.ijk_to_ras_matrix()))
     node.SetAndObserveImageData(image)
     node.CreateDefaultDisplayNodes()
     return node

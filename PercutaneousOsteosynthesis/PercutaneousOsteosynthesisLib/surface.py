@@ -7,6 +7,7 @@ import vtk
 from vtk.util import numpy_support
 
 from .geometry import ImageGeometry
+from .vtk_matrix import to_vtk_matrix
 
 
 def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
@@ -30,12 +31,8 @@ def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iteration
     smoother.NormalizeCoordinatesOn()
     # index (with the padding) -> LPS
     mat = geometry.ijk_to_lps_matrix() @ np.array([[1, 0, 0, -1], [0, 1, 0, -1], [0, 0, 1, -1], [0, 0, 0, 1]], float)
-    vm = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            vm.SetElement(r, c, mat[r, c])
     tr = vtk.vtkTransform()
-    tr.SetMatrix(vm)
+    tr.SetMatrix(to_vtk_matrix(mat))
     tf = vtk.vtkTransformPolyDataFilter()
     tf.SetInputConnection(smoother.GetOutputPort())
     tf.SetTransform(tr)
