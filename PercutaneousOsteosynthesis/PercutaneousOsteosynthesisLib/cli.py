@@ -204,6 +204,11 @@ def print_screw_table(report: dict):
             e, t = x["entry_lps"], x["tip_lps"]
             print(f"  {x['implant_id']:<16} min clear {x['min_clearance_mm']:6.2f} mm ({x['grade']}) "
                   f"entry {e[0]:.1f},{e[1]:.1f},{e[2]:.1f} tip {t[0]:.1f},{t[1]:.1f},{t[2]:.1f}")
+    for m in report.get("femoral_neck", []):
+        tad = m.get("tip_apex_distance_mm") or {}
+        print(f"femoral neck set ({m['side']}): max angle {m.get('max_angle_deg', float('nan')):.1f} deg, spread "
+              f"{m.get('max_distance_mm', float('nan')):.1f} mm" + (", tip-apex " + ", ".join(f"{k} {v:.1f} mm" for k, v in tad.items())
+                                                                    if tad else ""))
     for w in report.get("warnings", []):
         print(f"warning: {w}")
 

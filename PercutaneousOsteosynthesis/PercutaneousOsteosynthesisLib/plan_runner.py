@@ -12,7 +12,8 @@ import numpy as np
 from .bone_outputs import bone_segments, write_polydata
 from .clearance import check_screws
 from .errors import PosteoInputError
-from .femoral_neck import max_pairwise_angle_deg, spread
+from .femoral_head import locate_femoral_head
+from .femoral_neck import max_pairwise_angle_deg, mean_axis_lps, spread, tip_apex_distances_mm
 from .guidance import compute_guidance
 from .plan import Plan
 from .plan_markups import save_plan
@@ -52,10 +53,20 @@ def neck_metrics(screws, bone) -> list[dict]:
             continue
         try:
             dmax, area = spread(group)
-            out.append({"side": side, "screws": [s.name for s in group], "max_angle_deg": max_pairwise_angle_deg(group),
-                        "max_distance_mm": dmax, "hull_area_mm2": area})
+            entry = {"side": side, "screws": [s.name for s in group], "max_angle_deg": max_pairwise_angle_deg(group),
+                     "max_distance_mm": dmax, "hull_area_mm2": area}
         except PosteoInputError as exc:
             out.append({"side": side, "screws": [s.name for s in group], "error": str(exc)})
+            continue
+        try:
+            head = locate_femoral_head(bone, side)
+            tad = tip_apex_distances_mm(group, head.centre_lps, head.radius_mm, mean_axis_lps(group))
+            entry["femoral_head"] = head.to_dict()
+            entry["tip_apex_distance_mm"] = {s.name: float(d) for s, d in zip(group, tad)}
+        except PosteoInputError as exc:
+            entry["tip_apex_distance_mm"] = None
+            entry["tip_apex_note"] = str(exc)
+        out.append(entry)
     return out
 
 

@@ -235,6 +235,16 @@ def render_html(report: dict, images: dict | None = None) -> str:
     if report.get("pairs"):
         parts.append("<h3>Screw pairs</h3>" + _table(("Screw A", "Screw B", "Min gap (mm)"), [
             f"<tr><td>{_e(p.get('a'))}</td><td>{_e(p.get('b'))}</td><td>{_num(p.get('min_gap_mm'))}</td></tr>" for p in report["pairs"]]))
+    necks = [m for m in report.get("femoral_neck", []) if "error" not in m]
+    if necks:
+        rows = []
+        for m in necks:
+            tad = m.get("tip_apex_distance_mm") or {}
+            tad_txt = ", ".join(f"{_e(k)} {v:.1f}" for k, v in tad.items()) if tad else _e(m.get("tip_apex_note", "—"))
+            rows.append(f"<tr><td>{_e(m['side'])}</td><td>{_e(', '.join(m['screws']))}</td><td>{_num(m.get('max_angle_deg'))}</td>"
+                        f"<td>{_num(m.get('max_distance_mm'))}</td><td>{tad_txt}</td></tr>")
+        parts.append("<h3>Femoral neck screw sets</h3>" + _table(
+            ("Side", "Screws", "Max angle between screws (°)", "Spread (mm)", "Tip-apex distance (mm)"), rows))
     for w in report.get("warnings", []):
         parts.append(f'<p class="note">⚠ {_e(w)}</p>')
     plots = images.get("plots", {})
