@@ -6,8 +6,9 @@ Method (thresholds are parameters):
 2. each component is closed (``closing_radius_mm``) and its holes filled on its own, so that marrow, lesions
    and osteoporotic cancellous bone inside the cortex belong to the envelope while joint gaps between bones
    stay open; images cut through a bone (e.g. the top slice through L4) are handled by filling the cut face;
-   known limit: in osteoporotic bone (cancellous below the bone threshold) a lytic defect through the cortex
-   opens the shell and that bone's marrow is then not filled;
+   voxels enclosed in the 2D slices of at least two of the three orientations are added too: a lytic defect
+   through a thin osteoporotic cortex (cancellous bone below the threshold) opens the shell in 3D but not in
+   most slices, while tunnels (spinal canal, foramina) and bowls (acetabulum) stay open;
 3. cortex = envelope with HU >= ``cortex_threshold_hu``; metal = HU >= ``metal_threshold_hu`` (an obstacle);
 4. joints meant to be crossed (sacroiliac): the gap between the midline bone (sacrum) and a lateral bone,
    no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable;
@@ -146,8 +147,25 @@ def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], rad
         face = m[tuple(idx)]
         m[tuple(idx)] = ndimage.binary_fill_holes(face)
     img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.astype(np.uint8)), fullyConnected=False)
-    m = sitk.GetArrayFromImage(img).astype(bool)[pad:-pad, pad:-pad, pad:-pad]
-    return m
+    filled = sitk.GetArrayFromImage(img).astype(bool)
+    filled |= _fill_slices_majority(m)
+    return filled[pad:-pad, pad:-pad, pad:-pad]
+
+
+def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
+    """Voxels enclosed by the mask in the 2D slices of at least two of the three orientations.
+
+    A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
+    still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
+    from above) are enclosed in one orientation only, so they stay open."""
+    votes = np.zeros(m.shape, np.uint8)
+    for axis in range(3):
+        moved = np.moveaxis(m, axis, 0)
+        filled = np.empty_like(moved)
+        for i in range(moved.shape[0]):
+            filled[i] = ndimage.binary_fill_holes(moved[i]) if moved[i].any() else False
+        votes += np.moveaxis(filled, 0, axis)
+    return votes >= 2
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
