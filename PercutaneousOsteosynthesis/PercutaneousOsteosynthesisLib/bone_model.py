@@ -18,7 +18,7 @@ Method (thresholds are parameters):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from . import morphology
 from .distance_field import signed_distance_mm
-from .errors import PosteoInputError
+from .errors import PosteoInputError, check_parameters
 from .geometry import ImageGeometry
 from .sampling import VolumeSampler
 from .volume_io import CTVolume, image_from_array
@@ -48,15 +48,10 @@ class BoneParameters:
     margin_mm: float = 30.0
 
     def validate(self):
-        for k, v in asdict(self).items():
-            if not np.isfinite(v):
-                raise PosteoInputError(f"bone parameter {k}", f"must be a finite number, got {v}")
+        check_parameters(self, "bone parameter", non_negative=("closing_radius_mm", "min_component_ml", "joint_max_gap_mm", "margin_mm"))
         if not self.bone_threshold_hu < self.cortex_threshold_hu < self.metal_threshold_hu:
             raise PosteoInputError("bone parameters", "thresholds must satisfy bone < cortex < metal "
                                    f"({self.bone_threshold_hu}, {self.cortex_threshold_hu}, {self.metal_threshold_hu})")
-        for k in ("closing_radius_mm", "min_component_ml", "joint_max_gap_mm", "margin_mm"):
-            if getattr(self, k) < 0:
-                raise PosteoInputError(f"bone parameter {k}", "must be >= 0")
 
 
 @dataclass

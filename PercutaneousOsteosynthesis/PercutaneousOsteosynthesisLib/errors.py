@@ -16,3 +16,20 @@ class PosteoInputError(ValueError):
         self.source = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+def check_parameters(params, what: str, positive=(), non_negative=()) -> None:
+    """Raise unless every field of the dataclass ``params`` is a finite number, the fields named in ``positive`` are
+    > 0 and those in ``non_negative`` >= 0 (``what``: "bone parameter", "lesion parameter", ...)."""
+    import math
+    from dataclasses import asdict
+
+    for k, v in asdict(params).items():
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise PosteoInputError(f"{what} {k}", f"must be a finite number, got {v}")
+    for k in positive:
+        if getattr(params, k) <= 0:
+            raise PosteoInputError(f"{what} {k}", "must be > 0")
+    for k in non_negative:
+        if getattr(params, k) < 0:
+            raise PosteoInputError(f"{what} {k}", "must be >= 0")

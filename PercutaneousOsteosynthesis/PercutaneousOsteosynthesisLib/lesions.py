@@ -26,13 +26,13 @@ Method (every threshold is a field of :class:`LesionParameters`):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, Delaunay
 
-from .errors import PosteoInputError
+from .errors import PosteoInputError, check_parameters
 from .geometry import ImageGeometry
 
 LESION_TYPES = ("lytic", "blastic", "mixed")
@@ -57,14 +57,10 @@ class LesionParameters:
     opening_radius_mm: float = 2.0
 
     def validate(self):
-        for k, v in asdict(self).items():
-            if not np.isfinite(v):
-                raise PosteoInputError(f"lesion parameter {k}", f"must be a finite number, got {v}")
+        check_parameters(self, "lesion parameter",
+                         positive=("tolerance_hu", "seed_radius_mm", "closing_radius_mm", "box_half_size_mm", "axis_radius_mm"))
         if not self.lytic_threshold_hu < self.blastic_threshold_hu:
             raise PosteoInputError("lesion parameters", "lytic threshold must be below the blastic threshold")
-        for k in ("tolerance_hu", "seed_radius_mm", "closing_radius_mm", "box_half_size_mm", "axis_radius_mm"):
-            if getattr(self, k) <= 0:
-                raise PosteoInputError(f"lesion parameter {k}", "must be > 0")
 
 
 @dataclass

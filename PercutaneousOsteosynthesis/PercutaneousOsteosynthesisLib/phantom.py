@@ -16,7 +16,7 @@ from scipy import ndimage
 from .atomic import write_json_atomic
 from .geometry import ImageGeometry
 from .phantom_anatomy import Anatomy, build_anatomy
-from .phantom_shapes import union_sdf, unit
+from .phantom_shapes import unit
 from .volume_io import CTVolume, write_image
 
 HU = {"air": -1000.0, "fat": -100.0, "muscle": 45.0, "joint": 55.0, "cortex": 1500.0, "cancellous": 250.0,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from PercutaneousOsteosynthesisLib.bone_model import CORTEX, JOINT, BoneParameters, build_bone_model
+from PercutaneousOsteosynthesisLib.bone_model import JOINT, BoneParameters, build_bone_model
 from PercutaneousOsteosynthesisLib.cli import main
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 from PercutaneousOsteosynthesisLib.phantom import make_phantom

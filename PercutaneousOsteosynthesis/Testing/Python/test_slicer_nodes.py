@@ -1,8 +1,6 @@
 """CT and bone model in a real vtkMRMLScene: the node's RAS geometry matches the LPS truth."""
 
 import numpy as np
-import slicer
-
 from PercutaneousOsteosynthesisLib.mrml import prepare_scene
 from PercutaneousOsteosynthesisLib.phantom import make_phantom
 from PercutaneousOsteosynthesisLib.slicer_nodes import ct_volume_from_node, volume_node_from_ct
@@ -13,7 +11,6 @@ def test_volume_node_roundtrip_keeps_lps_geometry():
     scene = prepare_scene()
     node = volume_node_from_ct(ct, scene, "phantom")
     # a voxel's RAS position in Slicer = its LPS position with x and y negated
-    m = slicer.vtkMRMLScalarVolumeNode  # noqa: F841 - the class exists in the wheel
     import vtk
 
     mat = vtk.vtkMatrix4x4()
