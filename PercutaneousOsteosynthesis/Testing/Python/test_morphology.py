@@ -52,3 +52,18 @@ def test_radius_two_lies_between_two_balls():
     d2 = x * x + y * y + z * z
     assert el[d2 <= 4].all()  # contains the ball of radius 2
     assert not el[d2 > 6].any()  # inside the ball of radius sqrt(6)
+
+
+def test_slice_majority_fill_matches_per_slice_scipy():
+    from PercutaneousOsteosynthesisLib.bone_model import _fill_slices_majority
+
+    rng = np.random.default_rng(1)
+    m = np.pad(ndimage.gaussian_filter(rng.random((40, 50, 60)), 2) > 0.5, 3)
+    votes = np.zeros(m.shape, np.uint8)
+    for axis in range(3):
+        moved = np.moveaxis(m, axis, 0)
+        filled = np.stack([ndimage.binary_fill_holes(sl) for sl in moved])
+        votes += np.moveaxis(filled, 0, axis)
+    expected = (votes >= 2) & ~m
+    assert expected.sum() > 100
+    assert np.array_equal(_fill_slices_majority(m), expected)
