@@ -67,9 +67,18 @@ def covering_geometry(lo_lps, hi_lps, spacing, direction) -> ImageGeometry:
 def _clipped_union(shapes, p: np.ndarray, cap: float) -> np.ndarray:
     """Union signed distance, exact where below ``cap``: each shape is evaluated only inside its box grown by ``cap``."""
     out = np.full(len(p), np.inf)
+    if len(p) == 0:
+        return out
+    cols = [np.ascontiguousarray(p[:, a]) for a in range(3)]  # 1D comparisons are much cheaper than (N, 3) reductions
+    p_lo = np.array([c.min() for c in cols])
+    p_hi = np.array([c.max() for c in cols])
     for s in shapes:
         lo, hi = s.bounds()
-        m = np.all((p >= lo - cap) & (p <= hi + cap), axis=1)
+        if np.any(p_hi < lo - cap) or np.any(p_lo > hi + cap):
+            continue  # the shape's box misses all the points
+        m = (cols[0] >= lo[0] - cap) & (cols[0] <= hi[0] + cap)
+        for a in (1, 2):
+            m &= (cols[a] >= lo[a] - cap) & (cols[a] <= hi[a] + cap)
         if m.any():
             out[m] = np.minimum(out[m], s.sdf(p[m]))
     return out
@@ -83,7 +92,9 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float) -> np
     r_inner = np.hypot(p[:, 0] / (a - f), p[:, 1] / (b - f))
     out = np.where(r_body <= 1.0, np.where(r_inner <= 1.0, hu["muscle"], hu["fat"]), hu["air"])
     lo, hi = anat.bounds()
-    near = np.all((p >= lo - 1) & (p <= hi + 1), axis=1)
+    near = (p[:, 0] >= lo[0] - 1) & (p[:, 0] <= hi[0] + 1)
+    for a in (1, 2):
+        near &= (p[:, a] >= lo[a] - 1) & (p[:, a] <= hi[a] + 1)
     if not near.any():
         return out
     q = p[near]
