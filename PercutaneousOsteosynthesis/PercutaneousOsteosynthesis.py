@@ -67,6 +67,32 @@ VOLUMES_ATTRIBUTE = "PercutaneousOsteosynthesis.VolumesMl"
 PLAN_FOLDER_NAME = "Percutaneous osteosynthesis plan"
 
 
+# Python packages that Slicer does not bundle, installed when first needed (asked, never at import time).
+REPORT_REQUIREMENTS = ("matplotlib", "fpdf2")
+TEST_REQUIREMENTS = ("pytest", "hypothesis", "jsonschema", "matplotlib", "fpdf2")
+IMPORT_NAMES = {"fpdf2": "fpdf"}
+
+
+def ensurePythonPackages(requirements, reason: str, ask: bool = True) -> bool:
+    """Install the missing ``requirements`` into Slicer's Python: with slicer.pydeps.pip_ensure (Slicer 5.11 and
+    later), else with slicer.util.pip_install after the user agreed (``ask``).  Returns True when all are present."""
+    missing = [r for r in requirements if importlib.util.find_spec(IMPORT_NAMES.get(r, r)) is None]
+    if not missing:
+        return True
+    try:
+        import slicer.pydeps
+        from packaging.requirements import Requirement
+
+        slicer.pydeps.pip_ensure([Requirement(r) for r in missing], requester="PercutaneousOsteosynthesis")
+    except ImportError:
+        if ask and not slicer.util.confirmOkCancelDisplay(
+                _("{reason} needs the Python packages {names}. Install them now?").format(reason=reason, names=", ".join(missing))):
+            return False
+        slicer.util.pip_install(missing)
+    importlib.invalidate_caches()
+    return all(importlib.util.find_spec(IMPORT_NAMES.get(r, r)) is not None for r in requirements)
+
+
 #
 # PercutaneousOsteosynthesis
 #
@@ -457,7 +483,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     def onExportPlanButton(self) -> None:
         folder = self._pickFolder(_("Export the plan to a folder"))
-        if not folder:
+        if not folder or not ensurePythonPackages(REPORT_REQUIREMENTS, _("The plan report")):
             return
         dialog, progress = self._progressCallback(_("Exporting the plan"))
         try:
@@ -485,7 +511,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     def onSaveReportButton(self) -> None:
         folder = self._pickFolder(_("Save the report (report.json, report.html) to a folder"))
-        if not folder:
+        if not folder or not ensurePythonPackages(REPORT_REQUIREMENTS, _("The plan report")):
             return
         dialog, progress = self._progressCallback(_("Writing the report"))
         try:
@@ -1077,6 +1103,7 @@ class PercutaneousOsteosynthesisTest(ScriptedLoadableModuleTest):  # noqa: F405
         if not testDirectory.is_dir():
             logging.info(f"No test directory {testDirectory}: pytest test bodies not run")
             return
+        self.assertTrue(ensurePythonPackages(TEST_REQUIREMENTS, "The self-test", ask=False))
         self.delayDisplay(f"Running the test functions of {testDirectory}")
         passed, failed, skipped = runTestFunctions(testDirectory)
         logging.info(f"Test functions: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")

@@ -38,10 +38,7 @@ def breach_intervals(s_mm, clearance_mm) -> list[tuple[float, float]]:
 
 def clearance_plot_png(s_mm, clearance_mm, margin_mm: float, title: str = "", size_px=(640, 260), dpi: int = 80) -> bytes:
     """PNG bytes of the clearance profile; the x axis spans exactly [0, screw length] (entry to tip)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a bare Figure renders PNG with Agg; the global backend (Slicer's) is untouched
 
     s = np.asarray(s_mm, float).ravel()
     c = np.asarray(clearance_mm, float).ravel()

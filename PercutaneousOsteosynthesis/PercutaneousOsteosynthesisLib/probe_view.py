@@ -166,10 +166,7 @@ def probe_figure_png(views: dict, title: str = "", dpi: int = 80) -> bytes:
     """One PNG with the slices of :func:`probe_views` side by side, titled, with orientation letters and a 10 mm bar."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a bare Figure renders PNG with Agg; the global backend (Slicer's) is untouched
 
     keys = [k for k in ("entry", "middle", "tip", "along") if k in views]
     fig = Figure(figsize=(3.2 * len(keys), 3.6), dpi=dpi)
