@@ -32,14 +32,22 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
 
     The surface is taken between voxel centres: outside voxels get their distance to the nearest inside
     centre, inside voxels minus their distance to the nearest outside centre, each reduced by
-    ``SURFACE_OFFSET_VOXELS`` of the smallest spacing.
+    ``SURFACE_OFFSET_VOXELS`` of the smallest spacing.  Voxels beyond the array count as outside only through the
+    array's own outside voxels (as before: the grid is a crop with a margin around the bone).
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
     off = SURFACE_OFFSET_VOXELS * float(min(geometry.spacing))
-    outside = _unsigned_distance(mask, geometry)
-    inside = _unsigned_distance(np.logical_not(mask), geometry)
-    sdf = outside
-    sdf -= inside
+    sdf = _unsigned_distance(mask, geometry)
+    if mask.any():
+        # inside distances only matter inside the mask: compute them in its bounding box plus one background layer
+        nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+        box = tuple(slice(max(0, int(n[0]) - 1), min(size, int(n[-1]) + 2)) for n, size in zip(nz, mask.shape))
+        sub = mask[box]
+        sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
+        inside = _unsigned_distance(np.logical_not(sub), sub_geo)
+        if not np.logical_not(sub).any():  # the mask fills its whole box (touches every side): no background inside
+            inside[:] = 0.0
+        sdf[box] -= np.where(sub, inside, 0.0)
     sdf[mask] += off
     sdf[~mask] -= off
     return sdf
