@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "Resources"
+_CANDIDATES = (
+    Path(__file__).resolve().parent.parent / "Resources",  # the source tree, an editable install, and Slicer
+    Path(sys.prefix) / "share" / "percutaneous-osteosynthesis" / "Resources",  # a regular pip install (data-files)
+)
+RESOURCES_DIR = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
 
 
 def resource_path(*parts) -> Path:
