@@ -62,12 +62,15 @@ def bone_summary(model: BoneModel) -> dict:
     }
 
 
-def write_bone_outputs(model: BoneModel, out_dir, scene=None) -> dict:
-    """Write the three bone files into ``out_dir`` (each atomically) and return their paths."""
+def write_bone_outputs(model: BoneModel, out_dir, scene=None, segmentation: bool = True) -> dict:
+    """Write the bone files into ``out_dir`` (each atomically) and return their paths.  ``segmentation=False`` leaves
+    out ``bone.seg.nrrd`` (when a plan's ``plan.seg.nrrd`` holds the same segments)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"segmentation": out / "bone.seg.nrrd", "surface": out / "bone_surface.vtk", "summary": out / "bone.json"}
-    write_segmentation(paths["segmentation"], bone_segments(model), model.geometry, scene)
+    paths = {"surface": out / "bone_surface.vtk", "summary": out / "bone.json"}
+    if segmentation:
+        paths["segmentation"] = out / "bone.seg.nrrd"
+        write_segmentation(paths["segmentation"], bone_segments(model), model.geometry, scene)
     write_polydata(paths["surface"], model.surface_polydata_lps())
     write_json_atomic(paths["summary"], bone_summary(model))
     return paths

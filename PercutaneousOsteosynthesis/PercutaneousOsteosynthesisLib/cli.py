@@ -96,8 +96,6 @@ def cmd_demo(args) -> int:
 
 def parse_screw_arg(text: str, catalog=None):
     """A screw from ``NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ`` (LPS mm), its length snapped to the catalog."""
-    import math
-
     from .implants import default_catalog, screw_from_implant
 
     where = f"--screw {text!r}"
@@ -105,15 +103,7 @@ def parse_screw_arg(text: str, catalog=None):
     if len(parts) != 4 or not parts[0].strip():
         raise PosteoInputError(where, "expected NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ (LPS mm)")
     name, implant_id, e_txt, t_txt = (p.strip() for p in parts)
-    points = []
-    for what, txt in (("entry", e_txt), ("tip", t_txt)):
-        try:
-            xyz = [float(v) for v in txt.split(",")]
-        except ValueError:
-            raise PosteoInputError(where, f"{what} must be three numbers separated by commas, got {txt!r}") from None
-        if len(xyz) != 3 or not all(math.isfinite(v) for v in xyz):
-            raise PosteoInputError(where, f"{what} must be three finite numbers separated by commas, got {txt!r}")
-        points.append(xyz)
+    points = [_parse_point(e_txt, where, "entry"), _parse_point(t_txt, where, "tip")]
     cat = catalog if catalog is not None else default_catalog()
     try:
         return screw_from_implant(name, cat.get(implant_id), points[0], points[1], catalog=cat)
@@ -121,15 +111,16 @@ def parse_screw_arg(text: str, catalog=None):
         raise PosteoInputError(where, exc.problem if exc.source.startswith("screw") else str(exc)) from None
 
 
-def _parse_point(text: str, where: str):
+def _parse_point(text: str, where: str, what: str = "point"):
+    """Three finite comma-separated numbers (LPS mm) from a command-line argument ``where``."""
     import math
 
     try:
         xyz = [float(v) for v in text.split(",")]
     except ValueError:
-        raise PosteoInputError(where, f"point must be three numbers separated by commas, got {text!r}") from None
+        raise PosteoInputError(where, f"{what} must be three numbers separated by commas, got {text!r}") from None
     if len(xyz) != 3 or not all(math.isfinite(v) for v in xyz):
-        raise PosteoInputError(where, f"point must be three finite numbers separated by commas, got {text!r}")
+        raise PosteoInputError(where, f"{what} must be three finite numbers separated by commas, got {text!r}")
     return xyz
 
 

@@ -72,7 +72,7 @@ def run_demo(out: Path, quiet: bool = False) -> int:
         bone = build_bone_model(ct, progress=bar)
     finally:
         bar.close()
-    write_bone_outputs(bone, out)
+    write_bone_outputs(bone, out, segmentation=False)  # plan.seg.nrrd, written below, holds the bone segments
     plan = demo_plan(truth)
     bar = _Progress("plan", enabled=not quiet)
     try:
