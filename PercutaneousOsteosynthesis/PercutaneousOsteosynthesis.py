@@ -15,19 +15,17 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import vtk
-
 import slicer
+import vtk
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
+from slicer.parameterNodeWrapper import (
+    WithinRange,
+    parameterNodeWrapper,
+)
 from slicer.ScriptedLoadableModule import *  # noqa: F403
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import (
-    parameterNodeWrapper,
-    WithinRange,
-)
-
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 
 # Parameters of PercutaneousOsteosynthesisParameterNode that deliberately have no widget in the .ui
 # (checked by Testing/Python/test_module_static.py).
@@ -627,7 +625,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
     def session(self):
         """The PlanningSession (Lib) of the scene: screws, lesions, cement and the plan live in its MRML nodes."""
         if self._session is None or self._session.scene is not self.scene:
-            from PercutaneousOsteosynthesisLib.session import PlanningSession
+            from PercutaneousOsteosynthesisLib.session.planning import PlanningSession
 
             self._session = PlanningSession(self.scene, folder_name=PLAN_FOLDER_NAME)
         return self._session
@@ -672,8 +670,8 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
 
     def loadPhantom(self, parameterNode=None, progress=None, name: str = "PelvisPhantom"):
         """Render the synthetic pelvis CT phantom into a new scalar volume node and select it as input."""
-        from PercutaneousOsteosynthesisLib.phantom import make_phantom
-        from PercutaneousOsteosynthesisLib.slicer_nodes import volume_node_from_ct
+        from PercutaneousOsteosynthesisLib.fileio.nodes import volume_node_from_ct
+        from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
         ct, truth = make_phantom(progress=progress)
         volumeNode = volume_node_from_ct(ct, self.scene, name=name)
@@ -685,7 +683,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         return volumeNode
 
     def boneParameters(self, parameterNode):
-        from PercutaneousOsteosynthesisLib.bone_model import BoneParameters
+        from PercutaneousOsteosynthesisLib.bone.model import BoneParameters
 
         return BoneParameters(
             bone_threshold_hu=float(parameterNode.boneThresholdHU),
@@ -702,8 +700,9 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         if volumeNode is None:
             raise ValueError(_("Select a CT volume first."))
 
-        from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
-        from PercutaneousOsteosynthesisLib.slicer_nodes import ct_volume_from_node, segmentation_node_from_bone_model
+        from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+        from PercutaneousOsteosynthesisLib.bone.outputs import segmentation_node_from_bone_model
+        from PercutaneousOsteosynthesisLib.fileio.nodes import ct_volume_from_node
 
         params = self.boneParameters(parameterNode)
         params.validate()
@@ -730,7 +729,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
 
     @staticmethod
     def implantIds() -> list:
-        from PercutaneousOsteosynthesisLib.implants import default_catalog
+        from PercutaneousOsteosynthesisLib.screws.implants import default_catalog
 
         return default_catalog().ids()
 
@@ -757,7 +756,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
     def screwRows(self) -> list:
         """Screw table rows: cells (name, implant, length, min clearance, grade, skin-to-tip, gantry tilt) and grade colour."""
         from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-        from PercutaneousOsteosynthesisLib.session import GRADE_COLOURS
+        from PercutaneousOsteosynthesisLib.session.planning import GRADE_COLOURS
 
         session = self.session
         rows = []
@@ -1230,12 +1229,12 @@ class PercutaneousOsteosynthesisTest(ScriptedLoadableModuleTest):  # noqa: F405
             self.assertEqual([s["grade"] for s in report["screws"]], ["excellent"])
             session.remove_screw("Screw 1")
             self.assertEqual(session.screw_names(), [])
-            from PercutaneousOsteosynthesisLib.plan_markups import load_plan
+            from PercutaneousOsteosynthesisLib.plan.markups import load_plan
 
             screwOnly = Path(folder) / "screws-only.mrk.json"
             plan = load_plan(files["plan"])
             plan.lesions, plan.cement = [], []
-            from PercutaneousOsteosynthesisLib.plan_markups import save_plan
+            from PercutaneousOsteosynthesisLib.plan.markups import save_plan
 
             save_plan(plan, screwOnly)
             names = session.import_plan(screwOnly)

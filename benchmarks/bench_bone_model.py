@@ -21,7 +21,7 @@ CT_1MM = REPO.parent / "shared" / "data" / "ct" / "vhm_pelvis_1mm.nii.gz"
 def load(size: str):
     import numpy as np
 
-    from PercutaneousOsteosynthesisLib.volume_io import CTVolume, read_ct
+    from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume, read_ct
 
     ct = read_ct(CT_1MM)
     if size == "400":  # 512x512x400: the scan mirrored and repeated along z (bone keeps realistic structure)
@@ -33,7 +33,7 @@ def load(size: str):
 
 
 def run_ours(size: str) -> dict:
-    from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 
     ct = load(size)
     t = time.perf_counter()
@@ -49,8 +49,8 @@ def run_ours(size: str) -> dict:
 def run_slicer(size: str) -> dict:
     import slicer
 
-    from PercutaneousOsteosynthesisLib.mrml import register_segmentation_converter_rules
-    from PercutaneousOsteosynthesisLib.segmentation_io import oriented_labelmap
+    from PercutaneousOsteosynthesisLib.fileio.scene import register_segmentation_converter_rules
+    from PercutaneousOsteosynthesisLib.fileio.segmentation import oriented_labelmap
 
     ct = load(size)
     register_segmentation_converter_rules()

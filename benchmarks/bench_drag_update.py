@@ -24,11 +24,11 @@ def main() -> int:
     if not CT.exists():
         print(f"real CT not available: {CT}; nothing measured")
         return 0
-    from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
-    from PercutaneousOsteosynthesisLib.mrml import prepare_scene
-    from PercutaneousOsteosynthesisLib.session import PlanningSession
-    from PercutaneousOsteosynthesisLib.slicer_nodes import volume_node_from_ct
-    from PercutaneousOsteosynthesisLib.volume_io import read_ct
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+    from PercutaneousOsteosynthesisLib.fileio.nodes import volume_node_from_ct
+    from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
+    from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
+    from PercutaneousOsteosynthesisLib.session.planning import PlanningSession
 
     t = time.perf_counter()
     ct = read_ct(CT)

@@ -28,21 +28,21 @@ N_SCREWS = 200
 
 
 def load():
-    from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 
     if CT.exists():
-        from PercutaneousOsteosynthesisLib.volume_io import read_ct
+        from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
 
         ct, name = read_ct(CT), CT.name
     else:
-        from PercutaneousOsteosynthesisLib.phantom import make_phantom
+        from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
         ct, name = make_phantom()[0], "phantom"
     return name, build_bone_model(ct)
 
 
 def screws(bone, n, seed=3):
-    from PercutaneousOsteosynthesisLib.screw import Screw
+    from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
     rng = np.random.default_rng(seed)
     kji = np.argwhere(bone.labels > 0)
@@ -67,9 +67,9 @@ def timed(fn, items):
 
 
 def main() -> int:
-    from PercutaneousOsteosynthesisLib.clearance import check_screw
-    from PercutaneousOsteosynthesisLib.screw_model import screw_polydata_lps
-    from PercutaneousOsteosynthesisLib.suggest import suggest_trajectories
+    from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
+    from PercutaneousOsteosynthesisLib.screws.model import screw_polydata_lps
+    from PercutaneousOsteosynthesisLib.screws.suggest import suggest_trajectories
 
     name, bone = load()
     surf = bone.surface_polydata_lps()
@@ -128,7 +128,7 @@ def main() -> int:
         print(f"{k:<42} {ms:9.3f} {ms / ours_ms:11.1f}x {agree:17.1%}")
 
     # suggestion search throughput
-    from PercutaneousOsteosynthesisLib.implants import default_catalog
+    from PercutaneousOsteosynthesisLib.screws.implants import default_catalog
 
     cat = default_catalog()
     good = [s for s, b in zip(sc, ours) if not b] or sc
@@ -136,7 +136,7 @@ def main() -> int:
     imp = cat.find(6.5, s0.length_mm)
     s0 = s0.with_points(s0.entry_lps, s0.tip_lps)
     s0.implant_id = imp.id
-    from PercutaneousOsteosynthesisLib import suggest as sg
+    from PercutaneousOsteosynthesisLib.screws import suggest as sg
 
     n_cand = len(sg._disc_offsets(5.0, 1.25)) * len(sg._cone_directions(s0.direction_lps, 10.0, 6, 36))
     times = []

@@ -13,7 +13,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def phantom():
     """(CTVolume, truth dict) of the default phantom (1 mm, oblique and flipped direction matrix)."""
-    from PercutaneousOsteosynthesisLib.phantom import make_phantom
+    from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
     return make_phantom()
 
@@ -21,14 +21,14 @@ def phantom():
 @pytest.fixture(scope="session")
 def phantom_bone(phantom):
     """The bone model of the default phantom."""
-    from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 
     return build_bone_model(phantom[0])
 
 
 @pytest.fixture(scope="session")
 def anatomy():
-    from PercutaneousOsteosynthesisLib.phantom_anatomy import build_anatomy
+    from PercutaneousOsteosynthesisLib.phantom.anatomy import build_anatomy
 
     return build_anatomy()
 
@@ -42,13 +42,13 @@ def shared_ct(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def real_ct_2mm():
-    from PercutaneousOsteosynthesisLib.volume_io import read_ct
+    from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
 
     return read_ct(shared_ct("vhm_pelvis_2mm_crop.nii.gz"))
 
 
 @pytest.fixture(scope="session")
 def real_bone_2mm(real_ct_2mm):
-    from PercutaneousOsteosynthesisLib.bone_model import build_bone_model
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 
     return build_bone_model(real_ct_2mm)

@@ -7,8 +7,8 @@ import tempfile
 
 import slicer
 
-from PercutaneousOsteosynthesisLib.mrml import prepare_scene
-from PercutaneousOsteosynthesisLib.session import PlanningSession
+from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
+from PercutaneousOsteosynthesisLib.session.planning import PlanningSession
 
 scene = prepare_scene(getattr(slicer, "mrmlScene", None))  # Slicer's scene in Slicer, else a new one
 session = PlanningSession(scene, name="neck plan", margin_mm=1.0)

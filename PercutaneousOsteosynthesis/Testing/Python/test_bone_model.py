@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from PercutaneousOsteosynthesisLib.bone_model import JOINT, BoneParameters, build_bone_model
-from PercutaneousOsteosynthesisLib.cli import main
+from PercutaneousOsteosynthesisLib.bone.model import JOINT, BoneParameters, build_bone_model
+from PercutaneousOsteosynthesisLib.cli.main import main
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.phantom import make_phantom
-from PercutaneousOsteosynthesisLib.phantom_shapes import union_sdf
+from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
+from PercutaneousOsteosynthesisLib.phantom.shapes import union_sdf
 
 
 def test_volumes_match_truth(phantom, phantom_bone):
@@ -162,8 +162,8 @@ def test_bad_input_cli_exit_2_and_no_partial_output(tmp_path, capsys):
 
 
 def test_cli_bone_outputs_open_in_slicer_reader(tmp_path):
-    from PercutaneousOsteosynthesisLib.phantom import write_phantom
-    from PercutaneousOsteosynthesisLib.segmentation_io import read_segmentation
+    from PercutaneousOsteosynthesisLib.fileio.segmentation import read_segmentation
+    from PercutaneousOsteosynthesisLib.phantom.ct import write_phantom
 
     ct_path, _ = write_phantom(tmp_path / "ph.nrrd", spacing=2.0, direction="oblique")
     assert main(["-q", "bone", str(ct_path), "--out", str(tmp_path / "b")]) == 0
@@ -175,8 +175,8 @@ def test_cli_bone_outputs_open_in_slicer_reader(tmp_path):
     vox_ml = np.prod(geo.spacing) / 1000
     assert mask.sum() * vox_ml == pytest.approx(summary["volumes_ml"]["cortex"], rel=1e-6)
     # a cortex voxel read back by Slicer's reader lies in cortex according to the CT's HU
-    from PercutaneousOsteosynthesisLib.sampling import VolumeSampler
-    from PercutaneousOsteosynthesisLib.volume_io import read_ct
+    from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
+    from PercutaneousOsteosynthesisLib.geometry.sampling import VolumeSampler
 
     ct = read_ct(ct_path)
     kji = np.argwhere(mask)[::500]

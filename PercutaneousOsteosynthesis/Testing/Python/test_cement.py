@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.cement import simulate_cement
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.lesion_cement_report import analyze_lesions_and_cement
-from PercutaneousOsteosynthesisLib.lesions import segment_lesion
-from PercutaneousOsteosynthesisLib.plan import CementInjection, LesionSeed, Plan
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.lesions.analysis import analyze_lesions_and_cement
+from PercutaneousOsteosynthesisLib.lesions.cement import simulate_cement
+from PercutaneousOsteosynthesisLib.lesions.segmentation import segment_lesion
+from PercutaneousOsteosynthesisLib.plan.model import CementInjection, LesionSeed, Plan
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.clearance import check_screw, check_screws, summarize_profile
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.screws.clearance import check_screw, check_screws, summarize_profile
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 def _screw(p, implant_id=None):
@@ -124,7 +124,7 @@ def test_check_screws_pairs_and_metal(phantom, phantom_bone):
     for s, c in zip(screws, checks):
         assert c.metal_clearance_mm is not None
         # brute force: distance between the two axes minus both radii bounds the cylinder distance from below
-        from PercutaneousOsteosynthesisLib.screw_pairs import segment_distance_lps
+        from PercutaneousOsteosynthesisLib.screws.pairs import segment_distance_lps
 
         d = segment_distance_lps(s.entry_lps, s.tip_lps, a, b)[0]
         assert c.metal_clearance_mm >= d - s.radius_mm - m["radius_mm"] - 1.5

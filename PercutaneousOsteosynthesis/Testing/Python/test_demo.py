@@ -7,9 +7,9 @@ import subprocess
 import numpy as np
 import pytest
 from PIL import Image
+from test_report_html import CHROMIUM, _decode, _non_blank, _Page, _red
 
-from PercutaneousOsteosynthesisLib.cli import main
-from test_report_html import CHROMIUM, _Page, _decode, _non_blank, _red
+from PercutaneousOsteosynthesisLib.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def demo_dir(tmp_path_factory):
 
 
 def test_demo_bundle_and_grades(demo_dir):
-    from PercutaneousOsteosynthesisLib.plan_markups import load_plan
+    from PercutaneousOsteosynthesisLib.plan.markups import load_plan
 
     for name in ("phantom.nrrd", "phantom.truth.json", "plan.mrk.json", "plan.seg.nrrd", "report.json", "report.html", "bone.json"):
         assert (demo_dir / name).stat().st_size > 0, name

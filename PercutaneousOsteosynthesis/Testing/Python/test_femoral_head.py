@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from PercutaneousOsteosynthesisLib.bone.femoral_head import fit_sphere, locate_femoral_head
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.femoral_head import fit_sphere, locate_femoral_head
-from PercutaneousOsteosynthesisLib.plan_runner import neck_metrics
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.plan.runner import neck_metrics
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 def test_fit_sphere_exact():

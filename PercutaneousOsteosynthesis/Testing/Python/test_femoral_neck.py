@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.femoral_neck import (head_apex_lps, max_pairwise_angle_deg, neck_configuration, spread,
-                                                        spread_points_lps, tip_apex_distances_mm)
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.screws.femoral_neck import (
+    head_apex_lps,
+    max_pairwise_angle_deg,
+    neck_configuration,
+    spread,
+    spread_points_lps,
+    tip_apex_distances_mm,
+)
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 def _parallel_triangle():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.geometry import ImageGeometry
-from PercutaneousOsteosynthesisLib.guidance import carm_angles_deg, compute_guidance
-from PercutaneousOsteosynthesisLib.screw import Screw
-from PercutaneousOsteosynthesisLib.volume_io import CTVolume
+from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume
+from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
+from PercutaneousOsteosynthesisLib.screws.guidance import carm_angles_deg, compute_guidance
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 R_BODY = 100.0  # body: cylinder x^2 + y^2 < R^2 (LPS), infinite along z
 N, SP = 121, 2.0

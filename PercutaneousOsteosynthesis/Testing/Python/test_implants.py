@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.implants import load_catalog, screw_from_implant, thread_code
-from PercutaneousOsteosynthesisLib.resources import resource_path
+from PercutaneousOsteosynthesisLib.fileio.resources import resource_path
+from PercutaneousOsteosynthesisLib.screws.implants import load_catalog, screw_from_implant, thread_code
 
 
 @pytest.fixture(scope="module")

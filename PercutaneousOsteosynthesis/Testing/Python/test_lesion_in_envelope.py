@@ -3,10 +3,10 @@ checked against the analytic envelope (bone shapes, lesions included), not again
 
 import numpy as np
 
-from PercutaneousOsteosynthesisLib.clearance import check_screw, grade_of
-from PercutaneousOsteosynthesisLib.lesions import segment_lesion
-from PercutaneousOsteosynthesisLib.phantom_shapes import unit
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.lesions.segmentation import segment_lesion
+from PercutaneousOsteosynthesisLib.phantom.shapes import unit
+from PercutaneousOsteosynthesisLib.screws.clearance import check_screw, grade_of
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 def test_screw_through_breaking_lesion(phantom, phantom_bone, anatomy):

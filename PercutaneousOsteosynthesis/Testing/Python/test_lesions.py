@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.lesions import segment_lesion
+from PercutaneousOsteosynthesisLib.lesions.segmentation import segment_lesion
 
 
 def _seeds(lesion):

@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
-from PercutaneousOsteosynthesisLib.clearance import check_screw
-from PercutaneousOsteosynthesisLib.mesh_check import MeshDistance, bone_inside_test, exact_min_clearance
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
+from PercutaneousOsteosynthesisLib.screws.mesh_check import MeshDistance, bone_inside_test, exact_min_clearance
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 def _random_screws(bone, n_random=500, n_deep=500, seed=7):
@@ -19,7 +19,7 @@ def _random_screws(bone, n_random=500, n_deep=500, seed=7):
     pts = bone.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     deep = pts[bone.signed_distance_lps(pts) < -4.0]
-    screws, deep_n = [], 0
+    screws, _deep_n = [], 0
     while len(screws) < n_random + n_deep:
         want_deep = len(screws) >= n_random
         if want_deep or rng.random() < 0.7:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.mirels import mirels_score, site_of, size_score
+from PercutaneousOsteosynthesisLib.lesions.mirels import mirels_score, site_of, size_score
 
 # (site, pain, type, diameter fraction) -> total, by hand: items summed from Mirels' table
 CASES = [

@@ -105,7 +105,7 @@ def cmake_list(variable: str) -> set[str]:
 
 
 def lib_files() -> list[Path]:
-    return sorted(LIB_DIR.glob("*.py"))
+    return sorted(LIB_DIR.rglob("*.py"))
 
 
 # ---------------------------------------------------------------------------- the .ui
@@ -194,7 +194,7 @@ def test_parameter_node_fields_and_defaults():
 def test_module_cmake_lists_every_lib_file():
     listed = cmake_list("MODULE_PYTHON_SCRIPTS")
     assert f"{MODULE_NAME}.py" in listed
-    on_disk = {f"{MODULE_NAME}Lib/{p.name}" for p in lib_files()}
+    on_disk = {f"{MODULE_NAME}Lib/{p.relative_to(LIB_DIR).as_posix()}" for p in lib_files()}
     assert on_disk - listed == set(), f"add to MODULE_PYTHON_SCRIPTS: {sorted(on_disk - listed)}"
     stale = {f for f in listed if not (MODULE_DIR / f).is_file()}
     assert not stale, f"listed in MODULE_PYTHON_SCRIPTS but missing: {sorted(stale)}"
@@ -241,7 +241,7 @@ def python_sources() -> list[Path]:
     return [MODULE_FILE, *lib_files()]
 
 
-@pytest.mark.parametrize("path", python_sources(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", python_sources(), ids=lambda p: p.relative_to(MODULE_DIR).as_posix())
 def test_sources_compile(path):
     source = path.read_text(encoding="utf-8")
     compile(source, str(path), "exec")
@@ -259,7 +259,7 @@ def imported_modules(tree: ast.Module):
                 yield f"{node.module}.{alias.name}", node.lineno
 
 
-@pytest.mark.parametrize("path", lib_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", lib_files(), ids=lambda p: p.relative_to(MODULE_DIR).as_posix())
 def test_lib_is_gui_free(path):
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     problems = []

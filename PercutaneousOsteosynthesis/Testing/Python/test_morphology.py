@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import ndimage
 
-from PercutaneousOsteosynthesisLib.morphology import close, dilate, erode
+from PercutaneousOsteosynthesisLib.geometry.morphology import close, dilate, erode
 
 
 def _element(r):
@@ -55,7 +55,7 @@ def test_radius_two_lies_between_two_balls():
 
 
 def test_slice_majority_fill_matches_per_slice_scipy():
-    from PercutaneousOsteosynthesisLib.bone_model import _fill_slices_majority
+    from PercutaneousOsteosynthesisLib.bone.model import _fill_slices_majority
 
     rng = np.random.default_rng(1)
     m = np.pad(ndimage.gaussian_filter(rng.random((40, 50, 60)), 2) > 0.5, 3)

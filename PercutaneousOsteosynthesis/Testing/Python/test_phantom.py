@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.phantom import HU, covering_geometry, write_phantom
-from PercutaneousOsteosynthesisLib.volume_io import read_ct
+from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
+from PercutaneousOsteosynthesisLib.phantom.ct import HU, covering_geometry, write_phantom
 
 
 def test_phantom_meets_the_specification(phantom, anatomy):
@@ -23,7 +23,7 @@ def test_phantom_meets_the_specification(phantom, anatomy):
 
 def test_phantom_hu_at_known_points(phantom, anatomy):
     ct, truth = phantom
-    from PercutaneousOsteosynthesisLib.sampling import VolumeSampler
+    from PercutaneousOsteosynthesisLib.geometry.sampling import VolumeSampler
 
     s = VolumeSampler(ct.array, ct.geometry, -1000)
     lm = truth["landmarks"]

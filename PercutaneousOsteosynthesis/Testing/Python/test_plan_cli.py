@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.cli import main, parse_screw_arg
+from PercutaneousOsteosynthesisLib.cli.args import parse_screw_arg
+from PercutaneousOsteosynthesisLib.cli.main import main
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 
 
 @pytest.fixture(scope="module")
 def phantom_file(tmp_path_factory):
-    from PercutaneousOsteosynthesisLib.phantom import write_phantom
+    from PercutaneousOsteosynthesisLib.phantom.ct import write_phantom
 
     d = tmp_path_factory.mktemp("phantom")
     ct_path, truth_path = write_phantom(d / "phantom.nrrd", spacing=1.5)
@@ -77,9 +78,9 @@ def test_plan_safe_screws(phantom_file, tmp_path, anatomy, capsys):
 
 
 def test_plan_breach_and_check(phantom_file, tmp_path, capsys):
-    from PercutaneousOsteosynthesisLib.implants import default_catalog, screw_from_implant
-    from PercutaneousOsteosynthesisLib.plan import Plan
-    from PercutaneousOsteosynthesisLib.plan_markups import save_plan
+    from PercutaneousOsteosynthesisLib.plan.markups import save_plan
+    from PercutaneousOsteosynthesisLib.plan.model import Plan
+    from PercutaneousOsteosynthesisLib.screws.implants import default_catalog, screw_from_implant
 
     ct_path, truth = phantom_file
     paths = _paths(truth)

@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.cli import main, parse_cement_arg, parse_lesion_arg
+from PercutaneousOsteosynthesisLib.cli.args import parse_cement_arg, parse_lesion_arg
+from PercutaneousOsteosynthesisLib.cli.main import main
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 
 
 @pytest.fixture(scope="module")
 def phantom_1mm(tmp_path_factory):
-    from PercutaneousOsteosynthesisLib.phantom import write_phantom
+    from PercutaneousOsteosynthesisLib.phantom.ct import write_phantom
 
     d = tmp_path_factory.mktemp("phantom1")
     ct_path, truth_path = write_phantom(d / "phantom.nrrd")
@@ -24,8 +25,8 @@ def _pt(p):
 
 
 def test_plan_with_lesions_and_cement(phantom_1mm, tmp_path, capsys):
-    from PercutaneousOsteosynthesisLib.plan_markups import load_plan
-    from PercutaneousOsteosynthesisLib.segmentation_io import read_segmentation
+    from PercutaneousOsteosynthesisLib.fileio.segmentation import read_segmentation
+    from PercutaneousOsteosynthesisLib.plan.markups import load_plan
 
     ct_path, truth = phantom_1mm
     contained = next(l for l in truth["lesions"] if not l["breaks_cortex"])

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from PercutaneousOsteosynthesisLib import mrml
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.plan import PAIN_LEVELS, CementInjection, LesionSeed, Plan
-from PercutaneousOsteosynthesisLib.plan_markups import load_plan, load_plan_into_scene, save_plan
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.fileio import scene as mrml
+from PercutaneousOsteosynthesisLib.plan.markups import load_plan, load_plan_into_scene, save_plan
+from PercutaneousOsteosynthesisLib.plan.model import PAIN_LEVELS, CementInjection, LesionSeed, Plan
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 SCHEMA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "schema" / "markups-schema-v1.0.3.json"
 RAS = np.array([-1.0, -1.0, 1.0])

@@ -18,11 +18,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from PercutaneousOsteosynthesisLib import mrml
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.plan import CementInjection, LesionSeed, Plan
-from PercutaneousOsteosynthesisLib.plan_markups import load_plan, load_plan_into_scene, plan_to_markups_json
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.fileio import scene as mrml
+from PercutaneousOsteosynthesisLib.plan.markups import load_plan, load_plan_into_scene, plan_to_markups_json
+from PercutaneousOsteosynthesisLib.plan.model import CementInjection, LesionSeed, Plan
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 ODD_VALUES = [None, True, False, 0, -1, 10 ** 400, 1.5, -0.0, math.nan, math.inf, "", "x", "posteo:v9;kind=screw",
               "posteo:v1;kind=screw;d=%ZZ", "posteo:v1;kind=plan;margin=-3", "posteo:v", "posteo:v1;;=;a", [], [1, 2],

@@ -6,9 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.probe_view import (SCREW_OUTLINE_RGB, along_axes_lps, along_slice, perpendicular_axes_lps,
-                                                      perpendicular_slice, probe_figure_png, probe_views)
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.report.probe_view import (
+    SCREW_OUTLINE_RGB,
+    along_axes_lps,
+    along_slice,
+    perpendicular_axes_lps,
+    perpendicular_slice,
+    probe_figure_png,
+    probe_views,
+)
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 @pytest.fixture(scope="module")

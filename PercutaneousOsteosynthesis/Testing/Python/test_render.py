@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PercutaneousOsteosynthesisLib.geometry import ImageGeometry
-from PercutaneousOsteosynthesisLib.phantom import covering_geometry
-from PercutaneousOsteosynthesisLib.render import render_views, save_png
-from PercutaneousOsteosynthesisLib.screw import Screw
-from PercutaneousOsteosynthesisLib.surface import mask_surface_lps
+from PercutaneousOsteosynthesisLib.bone.surface import mask_surface_lps
+from PercutaneousOsteosynthesisLib.phantom.ct import covering_geometry
+from PercutaneousOsteosynthesisLib.report.render import render_views, save_png
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 MAGENTA = (0.85, 0.20, 0.85)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PercutaneousOsteosynthesisLib.report_html import build_report_images, write_report, write_report_html
+from PercutaneousOsteosynthesisLib.report.html_report import build_report_images, write_report, write_report_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 MARGIN = 1.0
@@ -151,7 +151,7 @@ def test_breach_shaded_in_its_plot_only(report_and_html):
 
 def test_plot_shades_the_breach_x_range():
     """A profile breaching on [20, 30] mm of a 50 mm screw: red columns span that part of the axes box."""
-    from PercutaneousOsteosynthesisLib.plots import clearance_plot_png
+    from PercutaneousOsteosynthesisLib.report.plots import clearance_plot_png
 
     s = np.linspace(0.0, 50.0, 501)
     c = np.where((s > 20.0) & (s < 30.0), -1.5, 3.0)
@@ -160,7 +160,8 @@ def test_plot_shades_the_breach_x_range():
     spines = np.nonzero(dark > 0.5 * dark.max())[0]
     x0, x1 = spines.min(), spines.max()  # the axes box's left and right edges (x = 0 and x = 50 mm)
     cols = np.nonzero(_red(img).sum(axis=0) > 10)[0]
-    to_mm = lambda col: 50.0 * (col - x0) / (x1 - x0)
+    def to_mm(col):
+        return 50.0 * (col - x0) / (x1 - x0)
     assert abs(to_mm(cols.min()) - 20.0) < 1.0 and abs(to_mm(cols.max()) - 30.0) < 1.0
 
 
@@ -189,7 +190,7 @@ def test_chromium_renders_the_report(report_and_html, tmp_path):
 
 def test_write_report_from_folder(report_and_html, phantom_bone, tmp_path):
     """write_report reads report.json (and bone_surface.vtk) from the folder; also accepts the .html path."""
-    from PercutaneousOsteosynthesisLib.bone_outputs import write_polydata
+    from PercutaneousOsteosynthesisLib.bone.outputs import write_polydata
 
     report = report_and_html[0]
     (tmp_path / "report.json").write_text(json.dumps(report), encoding="utf-8")

@@ -7,8 +7,8 @@ import pytest
 import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
-from PercutaneousOsteosynthesisLib import screw_model as sm
-from PercutaneousOsteosynthesisLib.screw import Screw
+from PercutaneousOsteosynthesisLib.screws import model as sm
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 SCREWS = [
     Screw("partial", [10.0, -5.0, 3.0], [40.0, 60.0, 80.0], 7.3, thread_length_mm=16.0),

@@ -4,14 +4,20 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.geometry import ImageGeometry
-from PercutaneousOsteosynthesisLib.screw import Screw
-from PercutaneousOsteosynthesisLib.screw_pairs import (metal_clearance, metal_points_from_mask, pairwise_gaps,
-                                                       screw_gap_mm, segment_distance_lps)
+from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
+from PercutaneousOsteosynthesisLib.screws.pairs import (
+    metal_clearance,
+    metal_points_from_mask,
+    pairwise_gaps,
+    screw_gap_mm,
+    segment_distance_lps,
+)
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 
 @pytest.mark.parametrize("a0, a1, b0, b1, expected", [

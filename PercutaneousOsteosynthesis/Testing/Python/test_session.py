@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import slicer
 
-from PercutaneousOsteosynthesisLib.mrml import prepare_scene
-from PercutaneousOsteosynthesisLib.session import GRADE_COLOURS, PlanningSession
-from PercutaneousOsteosynthesisLib.slicer_nodes import volume_node_from_ct
+from PercutaneousOsteosynthesisLib.fileio.nodes import volume_node_from_ct
+from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
+from PercutaneousOsteosynthesisLib.session.planning import GRADE_COLOURS, PlanningSession
 
 EXAMPLE = Path(__file__).with_name("scripting_example.py")
 
@@ -197,7 +197,7 @@ def test_export_then_import_rebuilds_the_same_screws(session, phantom, phantom_b
     report = json.loads((tmp_path / "report.json").read_text())
     assert [s["grade"] for s in report["screws"]] == ["excellent", "breach"]
     assert report["lesions"][0]["name"] == "lesion A"
-    from PercutaneousOsteosynthesisLib.segmentation_io import read_segmentation
+    from PercutaneousOsteosynthesisLib.fileio.segmentation import read_segmentation
 
     assert "lesion A" in str(read_segmentation(tmp_path / "plan.seg.nrrd"))
 

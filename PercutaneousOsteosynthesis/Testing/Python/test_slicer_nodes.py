@@ -1,9 +1,10 @@
 """CT and bone model in a real vtkMRMLScene: the node's RAS geometry matches the LPS truth."""
 
 import numpy as np
-from PercutaneousOsteosynthesisLib.mrml import prepare_scene
-from PercutaneousOsteosynthesisLib.phantom import make_phantom
-from PercutaneousOsteosynthesisLib.slicer_nodes import ct_volume_from_node, volume_node_from_ct
+
+from PercutaneousOsteosynthesisLib.fileio.nodes import ct_volume_from_node, volume_node_from_ct
+from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
+from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
 
 def test_volume_node_roundtrip_keeps_lps_geometry():

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.clearance import check_screw
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.implants import default_catalog, screw_from_implant
-from PercutaneousOsteosynthesisLib.screw_model import _perpendicular_frame
-from PercutaneousOsteosynthesisLib.suggest import suggest_trajectories
+from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
+from PercutaneousOsteosynthesisLib.screws.implants import default_catalog, screw_from_implant
+from PercutaneousOsteosynthesisLib.screws.model import _perpendicular_frame
+from PercutaneousOsteosynthesisLib.screws.suggest import suggest_trajectories
 
 
 def _poor_neck_screw(truth):
@@ -49,7 +49,7 @@ def test_suggestion_improves_poor_neck_screw(phantom, phantom_bone, anatomy):
 
 
 def test_no_candidate_in_air(phantom_bone):
-    from PercutaneousOsteosynthesisLib.screw import Screw
+    from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
     lo, _ = phantom_bone.geometry.bounds_lps()
     far = Screw("air", lo + 1.0, lo + [1.0, 1.0, 61.0], 7.3, "CS-7.3-T16-060")

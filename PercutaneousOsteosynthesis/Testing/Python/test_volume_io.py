@@ -5,8 +5,8 @@ import pytest
 import SimpleITK as sitk
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.phantom import make_phantom
-from PercutaneousOsteosynthesisLib.volume_io import read_ct, write_image
+from PercutaneousOsteosynthesisLib.fileio.volume import read_ct, write_image
+from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
 
 @pytest.fixture(scope="module")

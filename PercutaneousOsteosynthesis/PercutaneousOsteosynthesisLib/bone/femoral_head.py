@@ -1,0 +1,84 @@
+"""The femoral head located in the bone model: centre and radius (LPS mm), for the tip-apex distance.
+
+Method: the femur's deepest point (the largest inscribed sphere of its proximal part, where the head is the
+thickest bone) selects the femur's outer surface voxels within 1.8 times that depth; a RANSAC sphere fit (radius
+15-35 mm) on them ignores the neck and the trochanter, and the inliers are refitted by least squares.
+The femur is the bone model component named "<side> femur".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PosteoInputError
+
+
+@dataclass
+class FemoralHead:
+    side: str
+    centre_lps: np.ndarray
+    radius_mm: float
+    rms_residual_mm: float
+
+    def to_dict(self) -> dict:
+        return {"side": self.side, "centre_lps": self.centre_lps.tolist(), "radius_mm": self.radius_mm,
+                "rms_residual_mm": self.rms_residual_mm}
+
+
+def fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Least-squares sphere through points (N, 3): centre, radius, RMS radial residual."""
+    a = np.column_stack([2 * points, np.ones(len(points))])
+    b = (points ** 2).sum(axis=1)
+    x, *_ = np.linalg.lstsq(a, b, rcond=None)
+    centre = x[:3]
+    radius = float(np.sqrt(x[3] + centre @ centre))
+    res = np.linalg.norm(points - centre, axis=1) - radius
+    return centre, radius, float(np.sqrt(np.mean(res ** 2)))
+
+
+def _ransac_sphere(points: np.ndarray, tolerance_mm: float, radius_range=(15.0, 35.0), trials: int = 300, seed: int = 0):
+    """The sphere (radius within ``radius_range``) with the most surface points within ``tolerance_mm``, refitted
+    on those points by least squares."""
+    rng = np.random.default_rng(seed)
+    best, best_count = None, 0
+    for _ in range(trials):
+        sample = points[rng.choice(len(points), 4, replace=False)]
+        try:
+            centre, radius, _ = fit_sphere(sample)
+        except np.linalg.LinAlgError:
+            continue
+        if not (np.isfinite(radius) and radius_range[0] <= radius <= radius_range[1]):
+            continue
+        count = int((np.abs(np.linalg.norm(points - centre, axis=1) - radius) < tolerance_mm).sum())
+        if count > best_count:
+            best, best_count = (centre, radius), count
+    if best is None:
+        raise PosteoInputError("femoral head", "no sphere of a femoral head's size fits the proximal femur")
+    inliers = np.abs(np.linalg.norm(points - best[0], axis=1) - best[1]) < tolerance_mm
+    return fit_sphere(points[inliers])
+
+
+def locate_femoral_head(bone, side: str) -> FemoralHead:
+    """Centre and radius (LPS mm) of the femoral head of ``side`` ("left"/"right")."""
+    comp = next((c for c in bone.components if c.get("name") == f"{side} femur"), None)
+    if comp is None:
+        raise PosteoInputError(f"{side} femoral head", "no separate femur in the bone model (not in the CT, or joined to "
+                                                      "the pelvis across the hip joint)")
+    box = comp["box"]
+    sdf = bone.sdf[box]
+    # the component's own voxels: inside the envelope; other bones in the box are masked by distance to the centroid
+    inside = sdf < 0
+    kji = np.argwhere(inside)
+    pts = bone.geometry.ijk_to_lps((kji + [s.start for s in box])[:, ::-1].astype(float))
+    near = np.linalg.norm(pts - np.asarray(comp["centroid_lps"]), axis=1) < 120.0
+    kji, pts = kji[near], pts[near]
+    depth = -sdf[tuple(kji.T)]
+    i = int(np.argmax(depth))
+    c0, r0 = pts[i], float(depth[i])
+    surface = pts[(depth < 1.5 * max(bone.geometry.spacing)) & (np.linalg.norm(pts - c0, axis=1) < 1.8 * r0)]
+    if len(surface) < 50:
+        raise PosteoInputError(f"{side} femoral head", "too few surface points around the deepest point of the femur")
+    centre, radius, rms = _ransac_sphere(surface, tolerance_mm=max(1.0, float(max(bone.geometry.spacing))))
+    return FemoralHead(side, centre, radius + 0.5 * float(min(bone.geometry.spacing)), rms)

@@ -1,0 +1,318 @@
+"""The bone model: bone envelope, cortex, cancellous bone, metal and crossable joints from a CT in HU,
+with a signed distance field (mm) to the outer bone surface, the basis of every clearance check.
+
+Method (thresholds are parameters):
+1. candidate bone = HU >= ``bone_threshold_hu``; connected components smaller than ``min_component_ml`` dropped;
+2. each component is closed (``closing_radius_mm``) and its holes filled on its own, so that marrow, lesions
+   and osteoporotic cancellous bone inside the cortex belong to the envelope while joint gaps between bones
+   stay open; images cut through a bone (e.g. the top slice through L4) are handled by filling the cut face;
+   voxels enclosed in the 2D slices of at least two of the three orientations are added too: a lytic defect
+   through a thin osteoporotic cortex (cancellous bone below the threshold) opens the shell in 3D but not in
+   most slices, while tunnels (spinal canal, foramina) and bowls (acetabulum) stay open;
+3. cortex = envelope with HU >= ``cortex_threshold_hu``; metal = HU >= ``metal_threshold_hu`` (an obstacle);
+4. joints meant to be crossed (sacroiliac): the gap between the midline bone (sacrum) and a lateral bone,
+   no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable;
+5. signed distance field (mm, negative inside) to the envelope plus crossable joints, in the bone's bounding
+   box grown by ``margin_mm``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from ..errors import PosteoInputError, check_parameters
+from ..fileio.volume import CTVolume, image_from_array
+from ..geometry import morphology
+from ..geometry.frames import ImageGeometry
+from ..geometry.sampling import VolumeSampler
+from .distance_field import signed_distance_mm
+
+CORTEX, CANCELLOUS, METAL, JOINT = 1, 2, 3, 4
+LABEL_NAMES = {CORTEX: "cortex", CANCELLOUS: "cancellous", METAL: "metal", JOINT: "sacroiliac joint"}
+
+
+@dataclass
+class BoneParameters:
+    """Thresholds (HU) and sizes (mm, mL) of the bone model."""
+
+    bone_threshold_hu: float = 200.0
+    cortex_threshold_hu: float = 600.0
+    metal_threshold_hu: float = 2500.0
+    closing_radius_mm: float = 2.0
+    min_component_ml: float = 1.0
+    joint_max_gap_mm: float = 6.0
+    margin_mm: float = 30.0
+
+    def validate(self):
+        check_parameters(self, "bone parameter", non_negative=("closing_radius_mm", "min_component_ml", "joint_max_gap_mm", "margin_mm"))
+        if not self.bone_threshold_hu < self.cortex_threshold_hu < self.metal_threshold_hu:
+            raise PosteoInputError("bone parameters", "thresholds must satisfy bone < cortex < metal "
+                                   f"({self.bone_threshold_hu}, {self.cortex_threshold_hu}, {self.metal_threshold_hu})")
+
+
+@dataclass
+class BoneModel:
+    """Labels and signed distance field on a grid cropped around the bone (LPS geometry)."""
+
+    geometry: ImageGeometry
+    labels: np.ndarray  # uint8 [k, j, i]: 0 outside, 1 cortex, 2 cancellous/marrow/lesion, 3 metal, 4 crossable joint
+    sdf: np.ndarray  # float32 [k, j, i], mm to the outer surface of bone + crossable joints, negative inside
+    parameters: BoneParameters
+    ct_geometry: ImageGeometry
+    components: list = field(default_factory=list)
+    source: str = ""
+    sha256: str = ""
+    _sampler: VolumeSampler | None = field(default=None, repr=False)
+    _surface: object = field(default=None, repr=False)
+
+    @property
+    def envelope(self) -> np.ndarray:
+        """Bone envelope mask (cortex + cancellous + metal inside bone), joints excluded."""
+        return (self.labels >= CORTEX) & (self.labels <= METAL)
+
+    def including(self, masks) -> BoneModel:
+        """A copy whose envelope also holds ``masks`` ([k, j, i] on this grid: lesions segmented inside the bone, so
+        that a lesion breaking through the cortex still counts as inside the bone), signed distance recomputed."""
+        labels = self.labels.copy()
+        added = np.zeros(labels.shape, bool)
+        for m in masks:
+            added |= np.asarray(m, bool)
+        if not added.any():
+            return self
+        # the partial-volume rim between a lesion and the bone around it (neither bone nor lesion by HU) is closed too
+        near = morphology.dilate(added, 2)
+        closed = morphology.close(np.pad((labels > 0) | added, 2), 2)[2:-2, 2:-2, 2:-2]
+        labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
+        sdf = signed_distance_mm(labels > 0, self.geometry)
+        return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256)
+
+    def sampler(self) -> VolumeSampler:
+        """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
+        if self._sampler is None:
+            self._sampler = VolumeSampler(self.sdf, self.geometry, outside_value=self.parameters.margin_mm)
+        return self._sampler
+
+    def signed_distance_lps(self, points_lps) -> np.ndarray:
+        """Signed distance (mm, negative inside bone) at LPS points (N, 3)."""
+        return self.sampler()(points_lps)
+
+    def label_at_lps(self, points_lps) -> np.ndarray:
+        """Label of the voxel nearest to each LPS point (0 outside the grid)."""
+        kji, inside = self.sampler().nearest_index(points_lps)
+        out = np.zeros(len(kji), np.uint8)
+        out[inside] = self.labels[kji[inside, 0], kji[inside, 1], kji[inside, 2]]
+        return out
+
+    def volumes_ml(self) -> dict:
+        v = self.geometry.voxel_volume_mm3 / 1000.0
+        counts = np.bincount(self.labels.ravel(), minlength=5)
+        return {"bone": float(counts[1:4].sum() * v), "cortex": float(counts[CORTEX] * v),
+                "cancellous": float(counts[CANCELLOUS] * v), "metal": float(counts[METAL] * v),
+                "sacroiliac_joint": float(counts[JOINT] * v)}
+
+    def metal_points_lps(self) -> np.ndarray:
+        """LPS centres of the metal voxels (N, 3)."""
+        kji = np.argwhere(self.labels == METAL)
+        return self.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+
+    def surface_polydata_lps(self):
+        """Closed triangulated surface of the bone envelope (+ crossable joints) in LPS mm (vtkPolyData, cached)."""
+        if self._surface is None:
+            from .surface import mask_surface_lps
+
+            self._surface = mask_surface_lps(self.labels > 0, self.geometry)
+        return self._surface
+
+
+def _ball_radius(mm: float, spacing) -> list[int]:
+    return [max(1, int(round(mm / s))) for s in spacing]
+
+
+def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:
+    """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first."""
+    pad = max(radius) + 1
+    m = morphology.close(np.pad(mask, pad), radius[::-1])
+    for axis, side in touches_border:
+        idx = [slice(None)] * 3
+        idx[axis] = pad if side == 0 else m.shape[axis] - pad - 1
+        face = m[tuple(idx)]
+        m[tuple(idx)] = ndimage.binary_fill_holes(face)
+    img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.astype(np.uint8)), fullyConnected=False)
+    filled = sitk.GetArrayFromImage(img).astype(bool)
+    filled |= _fill_slices_majority(m)
+    return filled[pad:-pad, pad:-pad, pad:-pad]
+
+
+def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
+    """Background voxels enclosed by the mask in the 2D slices of at least two of the three orientations.
+
+    A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
+    still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
+    from above) are enclosed in one orientation only, so they stay open.  Per orientation, one labelling of the
+    background with in-plane connectivity finds every slice's holes: the regions not touching the slice's edge."""
+    votes = np.zeros(m.shape, np.uint8)
+    for axis in range(3):
+        structure = np.zeros((3, 3, 3), bool)
+        plane = [slice(None)] * 3
+        plane[axis] = 1
+        structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
+        lab, n = ndimage.label(~m, structure=structure)
+        outside = np.zeros(n + 1, bool)
+        outside[0] = True  # the mask itself
+        for ax in range(3):
+            if ax != axis:
+                for end in (0, -1):
+                    face = [slice(None)] * 3
+                    face[ax] = end
+                    outside[lab[tuple(face)].ravel()] = True
+        votes += ~outside[lab]
+    return votes >= 2
+
+
+def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
+    img = image_from_array(candidate.astype(np.uint8), geometry)
+    cc = sitk.RelabelComponent(sitk.ConnectedComponent(img, False), int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
+    return sitk.GetArrayFromImage(cc)
+
+
+def _grown(box, r, shape):
+    return tuple(slice(max(0, b.start - ri), min(n, b.stop + ri)) for b, ri, n in zip(box, r, shape))
+
+
+def _pair_box(a, b, r, shape):
+    """Intersection of two boxes each grown by r (kji), or None."""
+    ga, gb = _grown(a, r, shape), _grown(b, r, shape)
+    out = tuple(slice(max(x.start, y.start), min(x.stop, y.stop)) for x, y in zip(ga, gb))
+    return out if all(s.stop > s.start for s in out) else None
+
+
+def _crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometry, params: BoneParameters) -> np.ndarray:
+    """Mask of the sacroiliac joint gaps (see module docstring); all work is done in the pair's bounding box."""
+    joint = np.zeros(env_labels.shape, bool)
+    if len(comps) < 2:
+        return joint
+    x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
+    y_mid = float(np.average([c["centroid_lps"][1] for c in comps], weights=[c["volume_ml"] for c in comps]))
+    midline = [c for c in comps if c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]]
+    lateral = [c for c in comps if c not in midline]
+    r = _ball_radius(0.5 * params.joint_max_gap_mm + 0.5 * max(geometry.spacing), geometry.spacing)[::-1]  # k, j, i
+    for m in midline:
+        for lat in lateral:
+            pair = _pair_box(m["box"], lat["box"], r, env_labels.shape)
+            if pair is None:
+                continue
+            work = _grown(pair, [2 * v for v in r], env_labels.shape)  # room for the dilation and the closing
+            sub = env_labels[work]
+            a, b = sub == m["label"], sub == lat["label"]
+            gap = morphology.dilate(a, r) & morphology.dilate(b, r) & (sub == 0)
+            if gap.sum() * geometry.voxel_volume_mm3 < 50.0:
+                continue
+            # keep only what lies between the two bones (their closing), not the rim bulging around the joint
+            closed = morphology.close(a | b, r)
+            gap &= closed
+            if not gap.any():
+                continue
+            kji = np.argwhere(gap).mean(axis=0) + [w.start for w in work]
+            centre = geometry.ijk_to_lps(kji[::-1])
+            if centre[1] >= y_mid and abs(centre[0] - x_mid) > 15.0:  # posterior and lateral: sacroiliac
+                joint[work] |= gap
+                m["name"] = "sacrum"
+                lat.setdefault("joins_sacrum", True)
+    return joint
+
+
+def _name_components(comps: list, x_mid: float):
+    hips = [c for c in comps if c.get("joins_sacrum")]
+    for c in hips:
+        c["name"] = ("left" if c["centroid_lps"][0] > x_mid else "right") + " hip bone"
+    for c in comps:
+        if "name" in c:
+            continue
+        side = "left" if c["centroid_lps"][0] > x_mid else "right"
+        below_hip = any(c["centroid_lps"][2] < h["centroid_lps"][2] and (h["centroid_lps"][0] > x_mid) == (side == "left") for h in hips)
+        spans_midline = c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]
+        if spans_midline and c["volume_ml"] > 300 and not any(o.get("name") == "sacrum" for o in comps):
+            c["name"] = "pelvic ring (sacrum and hip bones joined)"
+        elif below_hip and c["volume_ml"] > 20:
+            c["name"] = f"{side} femur"
+        else:
+            c["name"] = f"bone component {c['label']}"
+
+
+def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
+    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional."""
+    params = params or BoneParameters()
+    params.validate()
+    report = progress or (lambda f, m: None)
+    g = ct.geometry
+    a = ct.array
+    report(0.0, "thresholding")
+    candidate = a >= params.bone_threshold_hu
+    if not candidate.any():
+        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {params.bone_threshold_hu:.0f} HU")
+    # crop to the candidate bone + margin
+    margin = [int(np.ceil(params.margin_mm / s)) for s in g.spacing]
+    nz = [np.nonzero(candidate.any(axis=ax))[0] for ax in ((1, 2), (0, 2), (0, 1))]  # k, j, i
+    lo_kji = [max(0, int(n[0]) - m) for n, m in zip(nz, margin[::-1])]
+    hi_kji = [min(sh, int(n[-1]) + m + 1) for n, sh, m in zip(nz, a.shape, margin[::-1])]
+    sl = tuple(slice(lo, hi) for lo, hi in zip(lo_kji, hi_kji))
+    crop_geo = g.cropped(lo_kji[::-1], hi_kji[::-1])
+    hu = a[sl]
+    candidate = candidate[sl]
+    labels_cc = _components(candidate, crop_geo, params.min_component_ml)
+    n_comp = int(labels_cc.max())
+    if n_comp == 0:
+        raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
+                                          f"{params.bone_threshold_hu:.0f} HU")
+    report(0.1, f"closing and filling {n_comp} bones")
+    radius = _ball_radius(params.closing_radius_mm, crop_geo.spacing)
+    env_labels = np.zeros(hu.shape, np.uint16)
+    objects = ndimage.find_objects(labels_cc)
+    comps = []
+    for lab, box in enumerate(objects, start=1):
+        if box is None:
+            continue
+        touches = []
+        for axis, s in enumerate(box):
+            if s.start + lo_kji[axis] == 0:
+                touches.append((axis, 0))
+            if s.stop + lo_kji[axis] == a.shape[axis]:
+                touches.append((axis, 1))
+        filled = _fill_component(labels_cc[box] == lab, touches, radius)
+        sub = env_labels[box]
+        sub[filled & (sub == 0)] = lab
+        report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+    # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
+    # mid-level instead of at the low candidate threshold (partial volume)
+    envelope = env_labels > 0
+    band = envelope & ~morphology.erode(envelope, 1)
+    env_labels[band & (hu < params.cortex_threshold_hu)] = 0
+    del envelope, band
+    for lab, box in enumerate(objects, start=1):
+        if box is None:
+            continue
+        kji = np.argwhere(env_labels[box] == lab) + [s.start for s in box]
+        if len(kji) == 0:
+            continue
+        pts = crop_geo.ijk_to_lps(kji[:, ::-1].astype(float))
+        comps.append({"label": lab, "box": box, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
+                      "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
+    report(0.55, "joints")
+    joint = _crossable_joints(env_labels, comps, crop_geo, params)
+    x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
+    _name_components(comps, x_mid)
+    envelope = env_labels > 0
+    labels = np.zeros(hu.shape, np.uint8)
+    labels[envelope] = CANCELLOUS
+    labels[envelope & (hu >= params.cortex_threshold_hu)] = CORTEX
+    labels[hu >= params.metal_threshold_hu] = METAL
+    labels[joint] = JOINT
+    del env_labels, labels_cc
+    report(0.65, "signed distance field")
+    sdf = signed_distance_mm(labels > 0, crop_geo)
+    report(1.0, "bone model ready")
+    return BoneModel(crop_geo, labels, sdf, params, g, comps, ct.source, ct.sha256)

@@ -1,0 +1,103 @@
+"""The ``posteo`` sub-commands: each takes the parsed arguments and returns the exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import PosteoInputError
+from .args import parse_cement_arg, parse_lesion_arg, parse_screw_arg
+from .progress import progress_bar
+from .tables import print_lesion_tables, print_screw_table
+
+
+def cmd_phantom(args) -> int:
+    from ..phantom.ct import write_phantom
+
+    with progress_bar("phantom", args.quiet) as bar:
+        ct_path, truth_path = write_phantom(args.out, progress=bar, spacing=args.spacing, direction=args.direction,
+                                            osteoporotic=args.osteoporotic)
+    print(f"wrote {ct_path}\nwrote {truth_path}")
+    return 0
+
+
+def _bone_params(args):
+    from ..bone.model import BoneParameters
+
+    return BoneParameters(bone_threshold_hu=args.bone_threshold, cortex_threshold_hu=args.cortex_threshold,
+                          metal_threshold_hu=args.metal_threshold)
+
+
+def cmd_bone(args) -> int:
+    from ..bone.model import build_bone_model
+    from ..bone.outputs import write_bone_outputs
+    from ..fileio.volume import read_ct
+
+    params = _bone_params(args)
+    params.validate()
+    ct = read_ct(args.ct)
+    with progress_bar("bone model", args.quiet) as bar:
+        model = build_bone_model(ct, params, progress=bar)
+    paths = write_bone_outputs(model, args.out)
+    vols = model.volumes_ml()
+    print(f"bone {vols['bone']:.1f} mL, cortex {vols['cortex']:.1f} mL, metal {vols['metal']:.2f} mL")
+    for c in model.components:
+        print(f"  {c['name']:<28} {c['volume_ml']:8.1f} mL")
+    for p in paths.values():
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ..report.html_report import write_report
+
+    html = write_report(Path(args.plan_dir))
+    print(f"wrote {html}" + (f" and {html.with_suffix('.pdf')}" if html.with_suffix(".pdf").exists() else ""))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.out), quiet=args.quiet)
+
+
+def _run_and_report(args, plan) -> int:
+    from ..fileio.volume import read_ct
+    from ..plan.runner import run_plan
+
+    if args.margin is not None:
+        if not (args.margin >= 0 and args.margin < float("inf")):
+            raise PosteoInputError(f"--margin {args.margin}", "must be a finite number of mm >= 0")
+        plan.margin_mm = args.margin
+    ct = read_ct(args.ct)
+    with progress_bar("plan", args.quiet) as bar:
+        report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None))
+    print_screw_table(report)
+    print_lesion_tables(report)
+    html = _write_html_report(Path(args.out), report)
+    print(f"wrote {Path(args.out) / 'report.json'}" + (f" and {html}" if html else ""))
+    return 1 if any(s["grade"] == "breach" for s in report["screws"]) else 0
+
+
+def cmd_plan(args) -> int:
+    from ..plan.model import Plan
+
+    screws = [parse_screw_arg(t) for t in args.screw]
+    lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
+    cement = [parse_cement_arg(t) for t in args.cement or []]
+    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement))
+
+
+def _write_html_report(out: Path, report: dict):
+    """report.html beside report.json (None when the report module is not available)."""
+    try:
+        from ..report.html_report import write_report
+    except ImportError:
+        return None
+    return write_report(out, report=report)
+
+
+def cmd_check(args) -> int:
+    from ..plan.markups import load_plan
+
+    return _run_and_report(args, load_plan(args.plan))

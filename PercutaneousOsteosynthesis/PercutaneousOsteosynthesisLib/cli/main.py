@@ -1,0 +1,88 @@
+"""``posteo``: the command-line tool (also ``python -m PercutaneousOsteosynthesisLib``).
+
+Exit codes: 0 success (for plan/check: every screw excellent or acceptable), 1 a screw breaches,
+2 bad input (the message names the file and the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .. import __version__
+from ..errors import PosteoInputError
+from .commands import cmd_bone, cmd_check, cmd_demo, cmd_phantom, cmd_plan, cmd_report
+
+
+def _add_bone_options(p):
+    p.add_argument("--bone-threshold", type=float, default=200.0, help="HU of candidate bone (default 200)")
+    p.add_argument("--cortex-threshold", type=float, default=600.0, help="HU of cortical bone (default 600)")
+    p.add_argument("--metal-threshold", type=float, default=2500.0, help="HU of metal (default 2500)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="posteo", description="Plan percutaneous osteosynthesis and cementoplasty on a CT. "
+                                 "All coordinates are LPS millimetres.")
+    ap.add_argument("--version", action="version", version=f"posteo {__version__}")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("phantom", help="write the built-in CT phantom and its ground truth")
+    p.add_argument("out", help="output image (.nrrd, .nii.gz, .mha); OUT.truth.json is written beside it")
+    p.add_argument("--spacing", type=float, default=1.0, help="voxel size in mm (default 1)")
+    p.add_argument("--direction", choices=["identity", "flipped", "oblique"], default="oblique")
+    p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone")
+    p.set_defaults(func=cmd_phantom)
+
+    p = sub.add_parser("bone", help="build the bone model of a CT (bone.seg.nrrd, bone_surface.vtk, bone.json)")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("--out", required=True, help="output folder")
+    _add_bone_options(p)
+    p.set_defaults(func=cmd_bone)
+
+    p = sub.add_parser("plan", help="check screws given on the command line (exit 1 when a screw breaches)")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("--out", required=True, help="output folder (report.json, report.html, plan.mrk.json, plan.seg.nrrd, screws/)")
+    p.add_argument("--screw", action="append", required=True, metavar="NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ",
+                   help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog); repeatable")
+    p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
+    p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
+    p.add_argument("--lesion-seed", action="append", metavar="NAME:X,Y,Z[:PAIN]",
+                   help="a point inside a lytic lesion (LPS mm); optional pain mild|moderate|functional; repeatable")
+    p.add_argument("--cement", action="append", metavar="NAME:X,Y,Z:VOLUME_ML",
+                   help="a cement injection: needle tip (LPS mm) and volume (mL); repeatable")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("check", help="check a saved plan (.mrk.json) on a CT (exit 1 when a screw breaches)")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("plan", help="plan file (.mrk.json), a list of files or a folder")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default: the plan's)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="write report.html (and report.pdf) of a plan folder written by plan/check/demo")
+    p.add_argument("plan_dir", help="the plan folder (holds report.json)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="run the whole workflow on the built-in phantom")
+    p.add_argument("--out", default="posteo-demo", help="output folder (default ./posteo-demo)")
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        code = args.func(args)
+    except PosteoInputError as exc:
+        print(f"posteo: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Plain-text tables of a plan's report.json for the terminal."""
+
+from __future__ import annotations
+
+
+def print_lesion_tables(report: dict):
+    for les in report.get("lesions", []):
+        m = les.get("mirels") or {}
+        mirels = f"Mirels {m['total']} ({m['reading']})" if m.get("total") is not None else "Mirels n/a"
+        print(f"lesion {les['name']}: {les['volume_ml']:.1f} mL, {les['max_diameter_mm']:.0f} mm, {les['type']}, "
+              f"{'breaks through the cortex' if les['cortical_breakthrough'] else 'contained'}, {mirels}")
+    for c in report.get("cement", []):
+        risk = c["leak_risk"]
+        why = ", ".join(f"{r['kind']} {r['distance_mm']:.1f} mm" for r in risk.get("reasons", []))
+        fill = ", ".join(f"{k} {100 * v:.0f} %" for k, v in c.get("lesion_fill_fraction", {}).items())
+        print(f"cement {c['name']}: {c['volume_ml']:.1f} mL; fills {fill or 'no lesion'}; "
+              f"leak risk: {'YES (' + why + ')' if risk['at_risk'] else 'no'}")
+
+
+def print_screw_table(report: dict):
+    cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7}  grade"
+    print(cols)
+    print("-" * len(cols))
+    for s in report["screws"]:
+        flags = []
+        if s["tip_in_joint"]:
+            flags.append("tip in joint")
+        if s["joints_crossed"]:
+            flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
+        if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
+            flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
+        print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "
+              f"{s['min_clearance_at_mm']:6.1f} {s['breach_length_mm']:7.1f} {s['tip_protrusion_mm']:7.1f}  {s['grade']}"
+              + (f" ({', '.join(flags)})" if flags else ""))
+    for p in report["pairs"]:
+        print(f"gap {p['a']} / {p['b']}: {p['min_gap_mm']:.1f} mm")
+    for name, sugs in report.get("suggestions", {}).items():
+        print(f"suggestions for {name}:")
+        if not sugs:
+            print("  none: no nearby trajectory stays in bone")
+        for x in sugs:
+            e, t = x["entry_lps"], x["tip_lps"]
+            print(f"  {x['implant_id']:<16} min clear {x['min_clearance_mm']:6.2f} mm ({x['grade']}) "
+                  f"entry {e[0]:.1f},{e[1]:.1f},{e[2]:.1f} tip {t[0]:.1f},{t[1]:.1f},{t[2]:.1f}")
+    for m in report.get("femoral_neck", []):
+        tad = m.get("tip_apex_distance_mm") or {}
+        print(f"femoral neck set ({m['side']}): max angle {m.get('max_angle_deg', float('nan')):.1f} deg, spread "
+              f"{m.get('max_distance_mm', float('nan')):.1f} mm" + (", tip-apex " + ", ".join(f"{k} {v:.1f} mm" for k, v in tad.items())
+                                                                    if tad else ""))
+    for w in report.get("warnings", []):
+        print(f"warning: {w}")

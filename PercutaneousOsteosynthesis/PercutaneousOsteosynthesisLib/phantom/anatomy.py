@@ -1,0 +1,156 @@
+"""The analytic anatomy of the built-in CT phantom (LPS mm): pelvis and proximal femurs made of exact-SDF shapes.
+
+Patient left is +x.  Both hip bones, the sacrum joined to them by 3 mm sacroiliac joint gaps, both proximal
+femurs with 3 mm hip joint spaces, two lytic lesions (the right one breaks through the cortex) and an
+existing metal screw in the right femoral neck.  Everything here is the ground truth of the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .shapes import (
+    Capsule,
+    CupShell,
+    RoundBox,
+    Sphere,
+    frame,
+    union_bounds,
+    union_sdf,
+    unit,
+)
+
+SI_JOINT_GAP_MM = 3.0
+HIP_JOINT_SPACE_MM = 3.0
+HEAD_RADIUS_MM = 23.0
+SACRUM_TILT_DEG = 25.0
+
+
+@dataclass
+class Lesion:
+    name: str
+    center: np.ndarray
+    radius: float
+    breaks_cortex: bool
+
+
+@dataclass
+class Anatomy:
+    """Shapes of the phantom: ``bone`` (the outer envelope), ``joints`` (sacroiliac gaps meant to be crossed)."""
+
+    bone: list = field(default_factory=list)
+    joints: list = field(default_factory=list)
+    lesions: list = field(default_factory=list)
+    metal: list = field(default_factory=list)
+    medullary: list = field(default_factory=list)
+    landmarks: dict = field(default_factory=dict)
+    body_semi_axes: tuple = (160.0, 110.0)
+    fat_thickness: float = 15.0
+    fov_lo: np.ndarray = field(default_factory=lambda: np.array([-165.0, -115.0, -150.0]))
+    fov_hi: np.ndarray = field(default_factory=lambda: np.array([165.0, 115.0, 82.0]))
+
+    def bone_sdf(self, p):
+        """Signed distance (mm, LPS points) to the bone envelope: exact outside, a lower bound of the depth inside."""
+        return union_sdf(self.bone, p)
+
+    def envelope_sdf(self, p):
+        """As :meth:`bone_sdf` with the sacroiliac joint gaps counted as crossable (part of the envelope)."""
+        return union_sdf(self.bone + self.joints, p)
+
+    def exact_mask(self, p, shapes=None):
+        """True where the union's signed distance is exact: outside, or inside where the nearest point on the
+        deepest shape's surface is not inside any other shape."""
+        shapes = self.bone + self.joints if shapes is None else shapes
+        d = np.stack([s.sdf(p) for s in shapes])
+        u = d.min(axis=0)
+        ok = u >= 0
+        k = d.argmin(axis=0)
+        eps = 1e-4
+        for idx, s in enumerate(shapes):
+            sel = (~ok) & (k == idx)
+            if not sel.any():
+                continue
+            q = p[sel]
+            g = np.stack([(s.sdf(q + eps * e) - s.sdf(q - eps * e)) / (2 * eps) for e in np.eye(3)], axis=-1)
+            foot = q - s.sdf(q)[:, None] * g
+            others = [o for j, o in enumerate(shapes) if j != idx]
+            inside_other = (union_sdf(others, foot) < 1e-3) if others else np.zeros(len(q), bool)
+            ok[sel] = ~inside_other
+        return ok
+
+    def bounds(self):
+        return union_bounds(self.bone)
+
+
+def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
+    """Add one side (s=+1 left, -1 right) of the pelvis and the femur."""
+    side = "left" if s > 0 else "right"
+    m = np.array([s, 1.0, 1.0])  # mirror x for the right side
+    c_aur = sacrum_center + s * (45.0 + SI_JOINT_GAP_MM + 8.0) * e1
+    anat.bone.append(RoundBox(c_aur, np.array([8.0, 28.0, 16.0]), rot, 3.0, f"{side} ilium auricular part"))
+    # the joint gap, widened into both bones so that the union stays exact across it
+    anat.joints.append(RoundBox(sacrum_center + s * 48.0 * e1, np.array([12.0, 28.0, 16.0]), rot, 3.0, f"{side} sacroiliac joint"))
+    anat.landmarks[f"si_joint_center_{side}_lps"] = sacrum_center + s * (45.0 + 0.5 * SI_JOINT_GAP_MM) * e1
+
+    wing_c = np.array([92.0, 20.0, 35.0]) * m
+    wing_rot = frame(np.array([0.85, -0.45, 0.0]) * m, np.array([0.0, 0.15, 1.0]))
+    anat.bone.append(RoundBox(wing_c, np.array([40.0, 38.0, 6.0]), wing_rot, 5.0, f"{side} iliac wing"))
+
+    head = np.array([80.0, -8.0, -50.0]) * m
+    opening = unit(np.array([0.8, -0.2, -0.55]) * m)
+    anat.bone.append(CupShell(head, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM, 38.0, opening, 0.0, f"{side} acetabulum"))
+    a1 = head + 45.0 * unit(np.array([-0.25, 0.15, 1.0]) * m)
+    a2 = wing_c - 25.0 * wing_rot[:, 1]
+    anat.bone.append(Capsule(a1, a2, 17.0, f"{side} supra-acetabular pillar"))
+    p1 = head + 42.0 * unit(np.array([-0.35, 0.9, 0.25]) * m)
+    anat.bone.append(Capsule(p1, c_aur + s * 4.0 * e1 - 18.0 * e2, 10.0, f"{side} posterior column"))
+    q1 = head + 40.0 * unit(np.array([-0.45, -0.85, 0.25]) * m)
+    anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, 9.0, f"{side} superior ramus"))
+
+    neck = unit(np.array([0.8, 0.15, -0.58]) * m)
+    n_end = head + 46.0 * neck
+    anat.bone.append(Sphere(head, HEAD_RADIUS_MM, f"{side} femoral head"))
+    anat.bone.append(Capsule(head, n_end, 14.5, f"{side} femoral neck"))
+    anat.bone.append(Sphere(n_end + np.array([6.0, 8.0, 8.0]) * m, 17.0, f"{side} greater trochanter"))
+    s1 = n_end + np.array([2.0, 4.0, -10.0]) * m
+    s2 = s1 + np.array([-4.0, 0.0, -45.0]) * m
+    anat.bone.append(Capsule(s1, s2, 15.0, f"{side} femoral shaft"))
+    anat.medullary.append(Capsule(s1 + np.array([0, 0, -12.0]), s2, 8.0, f"{side} medullary canal"))
+    anat.landmarks[f"femoral_head_center_{side}_lps"] = head
+    anat.landmarks[f"neck_axis_{side}_lps"] = neck
+    anat.landmarks[f"neck_end_{side}_lps"] = n_end
+    anat.landmarks[f"supra_acetabular_axis_{side}_lps"] = (a1, a2)
+    return head, neck, n_end, a1, a2
+
+
+def build_anatomy() -> Anatomy:
+    """The phantom's anatomy in LPS mm (deterministic)."""
+    anat = Anatomy()
+    t = np.radians(SACRUM_TILT_DEG)
+    sacrum_c = np.array([0.0, 35.0, 5.0])
+    e1 = np.array([1.0, 0.0, 0.0])
+    e2 = np.array([0.0, -np.sin(t), np.cos(t)])  # sacrum's long axis, upwards (tilted forward)
+    rot = frame(e1, e2)
+    e3 = rot[:, 2]
+    anat.bone.append(RoundBox(sacrum_c, np.array([45.0, 45.0, 18.0]), rot, 4.0, "sacrum"))
+    anat.landmarks["s1_body_center_lps"] = sacrum_c + 30.0 * e2
+    anat.landmarks["sacrum_frame"] = (sacrum_c, e1, e2, e3)
+    sides = {}
+    for s in (+1, -1):
+        sides[s] = _hip_bone_and_femur(anat, s, sacrum_c, e1, e2, e3, rot)
+    # lesions: contained in the left supra-acetabular pillar; breaking through the right pillar's cortex
+    _, _, _, a1, a2 = sides[+1]
+    anat.lesions.append(Lesion("left supra-acetabular lesion", 0.5 * (a1 + a2), 9.0, False))
+    _, _, _, a1, a2 = sides[-1]
+    axis = unit(a2 - a1)
+    out = unit(np.cross(axis, np.array([0.0, 0.0, 1.0])))
+    if out[0] > 0:  # point laterally (patient right is -x)
+        out = -out
+    anat.lesions.append(Lesion("right supra-acetabular lesion", 0.5 * (a1 + a2) + 12.0 * out, 10.0, True))
+    # existing implant: a 6.5 mm screw in the right femoral neck, below its axis
+    head, neck, n_end, _, _ = sides[-1]
+    low = np.array([0.0, 0.0, -6.0])
+    anat.metal.append(Capsule(n_end + 10.0 * neck + low, head - 6.0 * neck + low, 3.25, "right femoral neck screw"))
+    return anat

@@ -1,0 +1,154 @@
+"""Run a plan on a CT: bone model, clearance checks, guidance, pair gaps, femoral-neck metrics and the output
+folder (``report.json``, ``plan.mrk.json``, ``plan.seg.nrrd`` with bone, lesion and cement segments,
+``screws/<name>.vtk|.stl`` in LPS)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..bone.femoral_head import locate_femoral_head
+from ..bone.outputs import bone_segments, write_polydata
+from ..errors import PosteoInputError
+from ..fileio.segmentation import write_segmentation
+from ..report.json_report import build_report, screw_entry, write_report
+from ..screws.clearance import check_screws
+from ..screws.femoral_neck import (
+    max_pairwise_angle_deg,
+    mean_axis_lps,
+    spread,
+    tip_apex_distances_mm,
+)
+from ..screws.guidance import compute_guidance
+from ..screws.model import screw_polydata_lps
+from .markups import save_plan
+from .model import Plan
+
+
+def safe_file_name(name: str) -> str:
+    """A file-system-safe version of a screw name."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return out or "screw"
+
+
+def _side(screw, x_mid: float) -> str:
+    low = screw.name.lower()
+    if "left" in low:
+        return "left"
+    if "right" in low:
+        return "right"
+    return "left" if screw.tip_lps[0] > x_mid else "right"  # LPS: +x is the patient's left
+
+
+def neck_metrics(screws, bone) -> list[dict]:
+    """Parallelism and spread of the femoral-neck screws (name contains "neck"), per side with >= 2 screws."""
+    necks = [s for s in screws if "neck" in s.name.lower()]
+    if len(necks) < 2:
+        return []
+    if bone.components:
+        x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in bone.components) + max(c["bounds_lps"][1][0] for c in bone.components))
+    else:
+        x_mid = 0.0
+    out = []
+    for side in ("left", "right"):
+        group = [s for s in necks if _side(s, x_mid) == side]
+        if len(group) < 2:
+            continue
+        try:
+            dmax, area = spread(group)
+            entry = {"side": side, "screws": [s.name for s in group], "max_angle_deg": max_pairwise_angle_deg(group),
+                     "max_distance_mm": dmax, "hull_area_mm2": area}
+        except PosteoInputError as exc:
+            out.append({"side": side, "screws": [s.name for s in group], "error": str(exc)})
+            continue
+        try:
+            head = locate_femoral_head(bone, side)
+            tad = tip_apex_distances_mm(group, head.centre_lps, head.radius_mm, mean_axis_lps(group))
+            entry["femoral_head"] = head.to_dict()
+            entry["tip_apex_distance_mm"] = {s.name: float(d) for s, d in zip(group, tad)}
+        except PosteoInputError as exc:
+            entry["tip_apex_distance_mm"] = None
+            entry["tip_apex_note"] = str(exc)
+        out.append(entry)
+    return out
+
+
+def _add_anchorage(report: dict) -> None:
+    """Copy each screw's relation to the lesions it crosses into its report entry (shortest anchorage)."""
+    for entry in report["screws"]:
+        rel = [r for les in report["lesions"] for r in les.get("screws", []) if r.get("screw") == entry["name"] and r.get("crosses_lesion")]
+        entry["anchorage_beyond_lesion_mm"] = min((r["anchorage_mm"] for r in rel), default=None)
+        entry["bridges_lesion"] = bool(rel) and all(r.get("bridges") for r in rel)
+
+
+def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, suggest: list | None = None) -> dict:
+    """Check every screw of ``plan`` on ``ct`` and write the output folder; returns the report dictionary.
+
+    ``suggest``: names of screws for which trajectory suggestions are added (``report["suggestions"][name]``).
+    """
+    report_progress = progress or (lambda f, m: None)
+    if not plan.screws:
+        raise PosteoInputError(plan.name, "the plan has no screws")
+    margin = float(plan.margin_mm)
+    if not (np.isfinite(margin) and margin >= 0):
+        raise PosteoInputError(f"margin {plan.margin_mm}", "must be a finite number of mm >= 0")
+    names = [s.name for s in plan.screws]
+    for n in suggest or []:
+        if n not in names:
+            raise PosteoInputError(f"--suggest {n}", f"no screw of that name in the plan ({', '.join(names)})")
+    if bone is None:
+        from ..bone.model import build_bone_model
+
+        bone = build_bone_model(ct, progress=lambda f, m: report_progress(0.7 * f, m))
+    lc = {"lesions": [], "cement": [], "segments": []}
+    if plan.lesions or plan.cement:
+        from ..lesions.analysis import analyze_lesions_and_cement
+
+        report_progress(0.7, "lesions and cement")
+        lc = analyze_lesions_and_cement(ct, bone, plan)
+        # lesions belong to the bone envelope even where they break through the cortex
+        lesion_names = {l.name for l in plan.lesions}
+        bone = bone.including([m for name, m, _ in lc["segments"] if name in lesion_names])
+    report_progress(0.75, "checking screws")
+    checks, pairs = check_screws(plan.screws, bone, margin, metal=True, catalog=catalog)
+    entries, warnings = [], []
+    for s, c in zip(plan.screws, checks):
+        try:
+            g = compute_guidance(s, ct).to_dict()
+        except PosteoInputError as exc:
+            g = None
+            warnings.append(f"screw '{s.name}': no guidance ({exc.problem})")
+        entries.append(screw_entry(s, c, g))
+    extra = {"plan": plan.name, "femoral_neck": neck_metrics(plan.screws, bone), "warnings": warnings}
+    if suggest:
+        from ..screws.suggest import suggest_trajectories
+
+        extra["suggestions"] = {n: [x.to_dict() for x in suggest_trajectories(plan.screw(n), bone, catalog, margin)]
+                                for n in suggest}
+    report = build_report(ct, margin, entries, pairs, bone.volumes_ml(), extra)
+    segments = bone_segments(bone) + lc["segments"]
+    if lc["lesions"] or lc["cement"]:
+        report["lesions"], report["cement"] = lc["lesions"], lc["cement"]
+        _add_anchorage(report)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report_progress(0.8, "writing screw models")
+    used = set()
+    for s in plan.screws:
+        stem = safe_file_name(s.name)
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        poly = screw_polydata_lps(s)
+        write_polydata(out / "screws" / f"{stem}.vtk", poly)
+        write_polydata(out / "screws" / f"{stem}.stl", poly)
+    report_progress(0.9, "writing the segmentation and the plan")
+    write_segmentation(out / "plan.seg.nrrd", segments, bone.geometry)
+    results = {e["name"]: {"grade": e["grade"], "min_clearance_mm": e["min_clearance_mm"]} for e in entries}
+    plan.results = results
+    save_plan(plan, out / "plan.mrk.json", results)
+    write_report(out / "report.json", report)
+    report_progress(1.0, "done")
+    return report

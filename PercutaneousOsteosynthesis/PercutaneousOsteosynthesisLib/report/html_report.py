@@ -1,0 +1,345 @@
+"""The plan report as one self-contained HTML file (``report.html``): summary, screw table, clearance plots,
+3D views (AP, lateral, inlet, outlet), probe's-eye slices, lesion and cement tables.  Images are embedded as
+base64 PNG data URIs, so the file can be mailed or archived alone.  All coordinates shown are LPS mm.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PosteoInputError
+from ..fileio.atomic import write_text_atomic
+
+GRADE_STYLE = {"excellent": "background:#2e9e3e;color:#fff", "acceptable": "background:#f2c811;color:#000",
+               "breach": "background:#e00000;color:#fff"}
+BREACH_ROW_STYLE = "background:#ffc8c8"
+VIEWS = ("AP", "lateral", "inlet", "outlet")
+VIEW_NOTES = {"AP": "from the front; patient's left on the image's right",
+              "lateral": "from the patient's left; anterior on the image's left",
+              "inlet": "beam tilted 40° caudally; patient's left on the right",
+              "outlet": "beam tilted 40° cranially; patient's left on the right"}
+
+
+def _e(v) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _num(v, nd: int = 1, unit: str = "") -> str:
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        return "—" if not isinstance(v, bool) else ("yes" if v else "no")
+    return f"{v:.{nd}f}{unit}"
+
+
+def _vec(v, nd: int = 1) -> str:
+    if v is None:
+        return "—"
+    return "(" + ", ".join(_num(float(x), nd) for x in v) + ")"
+
+
+def _img_src(data) -> str:
+    if isinstance(data, np.ndarray):
+        from .render import png_bytes
+
+        data = png_bytes(data)
+    return "data:image/png;base64," + base64.b64encode(bytes(data)).decode("ascii")
+
+
+def _img(data, alt: str, width: int | None = None) -> str:
+    w = f' style="max-width:{width}px;width:100%"' if width else ' style="max-width:100%"'
+    return f'<img src="{_img_src(data)}" alt="{_e(alt)}"{w}>'
+
+
+def report_screws(report: dict) -> list:
+    """The report's screws as (Screw, grade) pairs (LPS)."""
+    from ..screws.screw import Screw
+
+    out = []
+    for e in report.get("screws", []):
+        try:
+            out.append((Screw(e["name"], e["entry_lps"], e["tip_lps"], e["diameter_mm"], e.get("implant_id"),
+                              e.get("thread_length_mm")), e.get("grade")))
+        except KeyError as exc:
+            raise PosteoInputError(f"report screw {e.get('name', '?')!r}", f"missing field {exc}") from None
+    return out
+
+
+def _bone_surface(bone):
+    if bone is None:
+        return None
+    if hasattr(bone, "surface_polydata_lps"):
+        return bone.surface_polydata_lps()
+    return bone  # already a vtkPolyData (LPS)
+
+
+def _meshes(masks, bone):
+    """(name, mask) on the bone model's grid or (name, mask, geometry) -> (name, vtkPolyData)."""
+    from ..bone.surface import mask_surface_lps
+
+    out = []
+    for item in masks or []:
+        name, mask = item[0], item[1]
+        geo = item[2] if len(item) > 2 else getattr(bone, "geometry", None)
+        if geo is None:
+            raise PosteoInputError(f"mask {name!r}", "no geometry given and no bone model to take it from")
+        if np.any(mask):
+            out.append((name, mask_surface_lps(mask, geo)))
+    return out
+
+
+def build_report_images(report: dict, bone=None, ct=None, lesion_masks=None, cement_masks=None,
+                        size=(640, 640), views=VIEWS) -> dict:
+    """The report's pictures as PNG bytes: ``{"plots": {screw: png}, "views": {view: png}, "probes": {screw: png},
+    "notes": [why a picture is missing]}``.
+
+    ``bone``: BoneModel or the bone surface (vtkPolyData, LPS), for the 3D views and the cortex outline;
+    ``ct``: CTVolume for the probe's-eye slices; masks: (name, mask[k, j, i]) on the bone model's grid or
+    (name, mask, geometry).
+    """
+    from .plots import clearance_plot_png
+
+    margin = float(report.get("margin_mm", 1.0))
+    images = {"plots": {}, "views": {}, "probes": {}, "notes": []}
+    for e in report.get("screws", []):
+        prof = e.get("profile") or {}
+        if len(prof.get("s_mm", [])) >= 2:
+            images["plots"][e["name"]] = clearance_plot_png(prof["s_mm"], prof["clearance_mm"], margin, e["name"])
+    screws = report_screws(report)
+    surface = _bone_surface(bone)
+    lesions, cement = _meshes(lesion_masks, bone), _meshes(cement_masks, bone)
+    if surface is not None or screws:
+        from .render import png_bytes, render_views
+
+        try:
+            arrays = render_views(surface, screws, lesions, cement, views=views, size=size)
+            images["views"] = {k: png_bytes(v) for k, v in arrays.items()}
+        except Exception as exc:  # no OpenGL on this machine: the report is still useful without the 3D views
+            images["notes"].append(f"3D views not rendered: {exc}")
+        if surface is None:
+            images["notes"].append("3D views without the bone surface (no bone model given)")
+    if ct is not None:
+        from .probe_view import probe_figure_png, probe_views
+
+        model = bone if hasattr(bone, "labels") else None
+        for screw, grade in screws:
+            images["probes"][screw.name] = probe_figure_png(probe_views(ct, screw, model, grade), screw.name)
+    else:
+        images["notes"].append("probe's-eye slices need the CT (not given)")
+    return images
+
+
+CSS = """
+body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#111;max-width:1350px}
+h1{font-size:22px} h2{font-size:18px;border-bottom:1px solid #999;margin-top:28px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{border:1px solid #aaa;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#e8e8ee} td.num{text-align:right}
+.grid{display:flex;flex-wrap:wrap;gap:10px} .grid figure{margin:0} figcaption{font-size:12px;color:#333}
+.note{color:#555;font-size:12px}
+"""
+
+SCREW_COLUMNS = ("Screw", "Implant", "Ø (mm)", "Length (mm)", "Min clearance (mm) [at s]", "Breach length (mm)", "Grade",
+                 "Tip protrusion (mm)", "Joints crossed", "Metal clearance (mm)", "Anchorage beyond lesion (mm)",
+                 "Skin entry (LPS)", "Depth skin→bone / skin→tip (mm)", "Gantry tilt (°)", "In-plane angle (°)",
+                 "Table position (mm) [slice]", "C-arm cranio-caudal / LAO-RAO (°)")
+
+
+def _screw_row(e: dict) -> str:
+    grade = e.get("grade")
+    row_style = f' style="{BREACH_ROW_STYLE}"' if grade == "breach" else ""
+    cells = [
+        _e(e.get("name")), _e(e.get("implant_id") or "—"), _num(e.get("diameter_mm")), _num(e.get("length_mm")),
+        f"{_num(e.get('min_clearance_mm'), 2)} [{_num(e.get('min_clearance_at_mm'))}]", _num(e.get("breach_length_mm")),
+        None, _num(e.get("tip_protrusion_mm")), _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
+        _num(e.get("anchorage_beyond_lesion_mm")), _vec(e.get("skin_entry_lps")),
+        f"{_num(e.get('skin_to_bone_entry_mm'))} / {_num(e.get('skin_to_tip_mm'))}",
+        _num(e.get("gantry_tilt_deg")) + (" (double oblique)" if e.get("double_oblique") else ""),
+        _num(e.get("inplane_angle_deg")),
+        f"{_num(e.get('table_position_mm'))} [{_e(e.get('table_slice_index', '—') if e.get('table_slice_index') is not None else '—')}]",
+        f"{_num(e.get('carm_cranio_caudal_deg'))} / {_num(e.get('carm_lao_rao_deg'))}",
+    ]
+    tds = []
+    for c in cells:
+        if c is None:
+            tds.append(f'<td class="grade grade-{_e(grade)}" style="{GRADE_STYLE.get(grade, "")}">{_e(grade or "—")}</td>')
+        else:
+            tds.append(f"<td>{c}</td>")
+    return f'<tr class="screw grade-{_e(grade)}"{row_style}>' + "".join(tds) + "</tr>"
+
+
+def _table(head, rows) -> str:
+    return ("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>")
+
+
+def _mirels(m) -> str:
+    if m is None:
+        return "—"
+    if isinstance(m, (int, float)):
+        return _num(m, 0)
+    if m.get("total") is not None:
+        return f"{m['total']} ({_e(m.get('reading', ''))})"
+    return "— " + _e(m.get("reason", ""))
+
+
+def _lesion_rows(report) -> list:
+    rows = []
+    for les in report.get("lesions", []):
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
+            _e(les.get("name")), _e(les.get("type", "—")), _num(les.get("volume_ml"), 2), _num(les.get("max_diameter_mm")),
+            _num(les.get("cortical_breakthrough")) if isinstance(les.get("cortical_breakthrough"), bool) else _e(les.get("cortical_breakthrough", "—")),
+            _mirels(les.get("mirels")))) + "</tr>")
+    return rows
+
+
+def _cement_rows(report) -> list:
+    rows = []
+    for c in report.get("cement", []):
+        fill = c.get("lesion_fill_fraction")
+        if isinstance(fill, dict):
+            fill_s = ", ".join(f"{_e(k)}: {_num(100 * v, 0)} %" for k, v in fill.items()) or "—"
+        else:
+            fill_s = _num(None if fill is None else 100 * fill, 0, " %")
+        risk = c.get("leak_risk") or {}
+        reasons = ", ".join(f"{_e(r.get('kind'))} at {_num(r.get('distance_mm'))} mm" for r in risk.get("reasons", []))
+        at_risk = risk.get("at_risk")
+        style = f' style="{BREACH_ROW_STYLE}"' if at_risk else ""
+        rows.append(f"<tr{style}>" + "".join(f"<td>{x}</td>" for x in (
+            _e(c.get("name")), _num(c.get("volume_ml"), 2), fill_s,
+            ("AT RISK" if at_risk else "no") if at_risk is not None else "—", reasons or "—")) + "</tr>")
+    return rows
+
+
+def render_html(report: dict, images: dict | None = None) -> str:
+    """The report's HTML text (self-contained)."""
+    images = images or {}
+    geo = (report.get("ct") or {}).get("geometry") or {}
+    title = f"Percutaneous osteosynthesis plan — {report.get('case_id') or report.get('plan') or ''}".rstrip(" —")
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
+             f"<style>{CSS}</style></head><body>", f"<h1>{_e(title)}</h1>"]
+    summary = [("Case", report.get("case_id") or report.get("plan") or "—"), ("Created", report.get("created", "—")),
+               ("Software", report.get("software", "—")),
+               ("Coordinates", f"{report.get('coordinate_system', 'LPS')} ({report.get('units', 'mm')}): x = patient left, "
+                               "y = posterior, z = superior"),
+               ("Safety margin", _num(report.get("margin_mm"), 1, " mm")),
+               ("CT", (report.get("ct") or {}).get("path", "—")), ("CT sha256", (report.get("ct") or {}).get("sha256") or "—"),
+               ("CT grid", f"{geo.get('size', '—')} voxels, spacing {geo.get('spacing_mm', '—')} mm, origin {geo.get('origin_lps', '—')} LPS")]
+    parts.append("<h2>Summary</h2><table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in summary) + "</table>")
+    screws = report.get("screws", [])
+    parts.append("<h2>Screws</h2>" + _table(SCREW_COLUMNS, [_screw_row(e) for e in screws]))
+    parts.append('<p class="note">Grades: excellent = clearance ≥ margin all along; acceptable = ≥ 0; breach = the screw '
+                 "leaves the bone (clearance &lt; 0). Skin entry in LPS mm; angles as computed by the guidance module.</p>")
+    if report.get("pairs"):
+        parts.append("<h3>Screw pairs</h3>" + _table(("Screw A", "Screw B", "Min gap (mm)"), [
+            f"<tr><td>{_e(p.get('a'))}</td><td>{_e(p.get('b'))}</td><td>{_num(p.get('min_gap_mm'))}</td></tr>" for p in report["pairs"]]))
+    necks = [m for m in report.get("femoral_neck", []) if "error" not in m]
+    if necks:
+        rows = []
+        for m in necks:
+            tad = m.get("tip_apex_distance_mm") or {}
+            tad_txt = ", ".join(f"{_e(k)} {v:.1f}" for k, v in tad.items()) if tad else _e(m.get("tip_apex_note", "—"))
+            rows.append(f"<tr><td>{_e(m['side'])}</td><td>{_e(', '.join(m['screws']))}</td><td>{_num(m.get('max_angle_deg'))}</td>"
+                        f"<td>{_num(m.get('max_distance_mm'))}</td><td>{tad_txt}</td></tr>")
+        parts.append("<h3>Femoral neck screw sets</h3>" + _table(
+            ("Side", "Screws", "Max angle between screws (°)", "Spread (mm)", "Tip-apex distance (mm)"), rows))
+    for w in report.get("warnings", []):
+        parts.append(f'<p class="note">⚠ {_e(w)}</p>')
+    plots = images.get("plots", {})
+    if plots:
+        parts.append("<h2>Clearance along each screw</h2><div class=\"grid\">" + "".join(
+            f"<figure>{_img(plots[e['name']], 'clearance plot ' + e['name'], 640)}<figcaption>{_e(e['name'])}</figcaption></figure>"
+            for e in screws if e["name"] in plots) + "</div>")
+    views = images.get("views", {})
+    if views:
+        parts.append("<h2>3D views</h2><div class=\"grid\">" + "".join(
+            f"<figure>{_img(v, view + ' view', 640)}<figcaption>{_e(view)}: {_e(VIEW_NOTES.get(view, ''))}</figcaption></figure>"
+            for view, v in views.items()) + "</div>")
+    probes = images.get("probes", {})
+    if probes:
+        parts.append("<h2>Probe's-eye slices (entry, middle, tip, along the screw)</h2>" + "".join(
+            f"<figure>{_img(probes[e['name']], 'probe view ' + e['name'], 1300)}<figcaption>{_e(e['name'])}: screw outline in "
+            "its grade colour, cortex outline in cyan; letters give the image edges' directions.</figcaption></figure>"
+            for e in screws if e["name"] in probes))
+    if report.get("lesions"):
+        parts.append("<h2>Lesions</h2>" + _table(("Lesion", "Type", "Volume (mL)", "Max diameter (mm)", "Cortical breakthrough",
+                                                 "Mirels"), _lesion_rows(report)))
+    if report.get("cement"):
+        parts.append("<h2>Cement</h2>" + _table(("Injection", "Volume (mL)", "Lesion fill", "Leakage risk", "Reasons"),
+                                                _cement_rows(report)))
+    for n in images.get("notes", []):
+        parts.append(f'<p class="note">{_e(n)}</p>')
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report_html(report: dict, out_path, images: dict | None = None, bone=None, ct=None) -> Path:
+    """Write the self-contained HTML report atomically; pictures built with :func:`build_report_images` when
+    ``images`` is None."""
+    if images is None:
+        images = build_report_images(report, bone, ct)
+    return write_text_atomic(out_path, render_html(report, images))
+
+
+def _read_surface(path: Path):
+    import vtk
+
+    r = vtk.vtkPolyDataReader()
+    r.SetFileName(str(path))
+    r.Update()
+    poly = r.GetOutput()
+    if poly is None or poly.GetNumberOfPoints() == 0:
+        raise PosteoInputError(path, "not a readable VTK polydata surface")
+    return poly
+
+
+def _plan_segments(folder: Path, report: dict):
+    """Lesion and cement masks ``(name, mask, geometry)`` from ``plan.seg.nrrd`` (Slicer's reader), if present."""
+    names_l = [x["name"] for x in report.get("lesions", [])]
+    names_c = [x["name"] for x in report.get("cement", [])]
+    path = folder / "plan.seg.nrrd"
+    if not (names_l or names_c) or not path.exists():
+        return None, None
+    from ..fileio.segmentation import read_segmentation
+
+    segs = read_segmentation(path)
+    pick = lambda names: [(n, segs[n][0], segs[n][1]) for n in names if n in segs and segs[n][0].any()]  # noqa: E731
+    return pick(names_l), pick(names_c)
+
+
+def write_report(plan_dir, report: dict | None = None, bone=None, ct=None, pdf: bool = True) -> Path:
+    """Write ``report.html`` (and ``report.pdf`` when fpdf2 is installed and ``pdf``) in the plan folder.
+
+    ``plan_dir``: the plan folder, or the path of the ``.html`` to write (its folder is then the plan folder).
+    ``report``: read from ``report.json`` when None; ``bone``: BoneModel or surface, else ``bone_surface.vtk``
+    from the folder when present.  Returns the HTML path.
+    """
+    p = Path(plan_dir)
+    out_html = p if p.suffix.lower() in (".html", ".htm") else p / "report.html"
+    folder = out_html.parent
+    if report is None:
+        src = folder / "report.json"
+        if not src.exists():
+            raise PosteoInputError(src, "report.json not found in the plan folder")
+        try:
+            report = json.loads(src.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PosteoInputError(src, f"not a readable JSON report ({exc})") from None
+    if bone is None and (folder / "bone_surface.vtk").exists():
+        bone = _read_surface(folder / "bone_surface.vtk")
+    if ct is None and Path(str(report.get("ct", {}).get("path", ""))).is_file():
+        from ..fileio.volume import read_ct
+
+        ct = read_ct(report["ct"]["path"])  # for the probe's-eye slices
+    lesion_masks, cement_masks = _plan_segments(folder, report)
+    images = build_report_images(report, bone, ct, lesion_masks=lesion_masks, cement_masks=cement_masks)
+    write_report_html(report, out_html, images)
+    if pdf:
+        try:
+            from .pdf_report import write_report_pdf
+        except ImportError:  # fpdf2 not installed
+            return out_html
+        write_report_pdf(report, out_html.with_suffix(".pdf"), images)
+    return out_html

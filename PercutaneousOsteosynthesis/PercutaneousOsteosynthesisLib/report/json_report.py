@@ -1,0 +1,64 @@
+"""The plan report ``report.json`` (LPS mm): schema URL, provenance, and one entry per screw."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from .. import __version__
+from ..fileio.atomic import write_json_atomic
+
+SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/report-v1.json"
+FORMAT_VERSION = 1
+GUIDANCE_KEYS = ("skin_entry_lps", "skin_to_bone_entry_mm", "skin_to_tip_mm", "gantry_tilt_deg", "double_oblique",
+                 "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg")
+
+
+def _finite_or_none(v):
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def screw_entry(screw, check, guidance: dict | None) -> dict:
+    """One screw of the report: geometry, clearance results, profile and guidance (``None`` values when the
+    guidance could not be computed)."""
+    d = check.to_dict(profile=True)
+    out = {"name": screw.name, "implant_id": screw.implant_id, "diameter_mm": float(screw.diameter_mm),
+           "length_mm": float(screw.length_mm),
+           "thread_length_mm": None if screw.thread_length_mm is None else float(screw.thread_length_mm),
+           "entry_lps": [float(v) for v in screw.entry_lps], "tip_lps": [float(v) for v in screw.tip_lps]}
+    for k in ("min_clearance_mm", "min_clearance_at_mm", "breach_length_mm", "bone_fraction", "grade", "entry_zone_mm",
+              "tip_protrusion_mm", "tip_in_joint", "joints_crossed"):
+        out[k] = d[k]
+    out["metal_clearance_mm"] = _finite_or_none(check.metal_clearance_mm)
+    out["profile"] = d["profile"]
+    g = guidance or {}
+    for k in GUIDANCE_KEYS:
+        out[k] = g.get(k)
+    return out
+
+
+def build_report(ct, margin_mm: float, screws: list, pairs: list, bone_volumes: dict, extra: dict | None = None) -> dict:
+    """The report dictionary; ``screws`` are :func:`screw_entry` dicts, ``pairs`` ``{a, b, min_gap_mm}``."""
+    report = {
+        "@schema": SCHEMA_URL,
+        "format_version": FORMAT_VERSION,
+        "software": f"PercutaneousOsteosynthesis {__version__}",
+        "coordinate_system": "LPS",
+        "units": "mm",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "ct": {"path": str(ct.source), "sha256": ct.sha256, "geometry": ct.geometry.to_dict()},
+        "margin_mm": float(margin_mm),
+        "screws": screws,
+        "pairs": [{"a": p["a"], "b": p["b"], "min_gap_mm": float(p["min_gap_mm"])} for p in pairs],
+        "bone": {"volumes": {k: float(v) for k, v in bone_volumes.items()}},
+        "lesions": [],  # filled by analyze_lesions_and_cement (lesion/cement analysis, separate module)
+        "cement": [],
+    }
+    report.update(extra or {})
+    return report
+
+
+def write_report(path, report: dict):
+    """Write ``report.json`` atomically."""
+    return write_json_atomic(path, report)

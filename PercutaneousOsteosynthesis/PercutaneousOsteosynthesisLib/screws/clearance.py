@@ -1,0 +1,199 @@
+"""Whole-screw clearance check against the bone model's signed distance field (LPS mm).
+
+Definitions (``s`` = distance from the entry along the axis, samples at most ``step_mm`` apart):
+
+* clearance(s) = -sdf(axis point) - radius: how far the screw's surface stays inside the bone envelope
+  (crossable sacroiliac joints count as bone); negative = the screw's cylinder leaves the bone there;
+* entry zone: from the entry to the first sample with clearance >= 0, at most ``entry_zone_max_mm`` long
+  (the screw's passage through the near cortex); it is left out of the minimum clearance and breach length
+  (when the whole screw lies in the entry zone nothing is left out);
+* min clearance (and its ``s``), breach length = axis length outside the entry zone with clearance < 0
+  (samples weighted by their spacing), bone fraction = fraction of the samples with sdf < 0;
+* grade: "excellent" (min >= margin), "acceptable" (0 <= min < margin), "breach" (min < 0);
+* tip protrusion = max(0, sdf(tip)), how far the tip lies outside the bone;
+  tip in joint = the tip lies in a crossable joint (label 4), or outside bone with bone again ahead of it
+  along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
+* joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..bone.model import JOINT, BoneModel
+from ..errors import PosteoInputError
+from .pairs import metal_clearance, pairwise_gaps
+from .screw import Screw
+
+GRADES = ("excellent", "acceptable", "breach")
+
+
+@dataclass
+class ScrewCheck:
+    """Result of :func:`check_screw` (mm; ``profile_s_mm``/``profile_clearance_mm`` are the sampled profile)."""
+
+    name: str
+    min_clearance_mm: float
+    min_clearance_at_mm: float
+    breach_length_mm: float
+    bone_fraction: float
+    grade: str
+    entry_zone_mm: float
+    tip_protrusion_mm: float
+    tip_in_joint: bool
+    joints_crossed: int
+    profile_s_mm: np.ndarray = field(repr=False)
+    profile_clearance_mm: np.ndarray = field(repr=False)
+    margin_mm: float = 1.0
+    metal_clearance_mm: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.grade != "breach"
+
+    def to_dict(self, profile: bool = True) -> dict:
+        out = {"name": self.name, "min_clearance_mm": float(self.min_clearance_mm),
+               "min_clearance_at_mm": float(self.min_clearance_at_mm), "breach_length_mm": float(self.breach_length_mm),
+               "bone_fraction": float(self.bone_fraction), "grade": self.grade, "entry_zone_mm": float(self.entry_zone_mm),
+               "tip_protrusion_mm": float(self.tip_protrusion_mm), "tip_in_joint": bool(self.tip_in_joint),
+               "joints_crossed": int(self.joints_crossed), "margin_mm": float(self.margin_mm),
+               "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
+               else float(self.metal_clearance_mm)}
+        if profile:
+            out["profile"] = {"s_mm": np.round(self.profile_s_mm, 3).tolist(),
+                              "clearance_mm": np.round(self.profile_clearance_mm, 3).tolist()}
+        return out
+
+
+def grade_of(min_clearance_mm: float, margin_mm: float) -> str:
+    if min_clearance_mm >= margin_mm:
+        return "excellent"
+    if min_clearance_mm >= 0.0:
+        return "acceptable"
+    return "breach"
+
+
+def summarize_profile(s: np.ndarray, clearance: np.ndarray, entry_zone_max_mm: float = 10.0) -> tuple[float, float, float, float]:
+    """(min clearance, its s, breach length, entry zone length) of a clearance profile (see module doc)."""
+    ok = clearance >= 0.0
+    first = int(np.argmax(ok)) if ok.any() else len(s)
+    zone = float(s[first]) if first < len(s) else float(s[-1])
+    zone = min(zone, float(entry_zone_max_mm))
+    start = int(np.searchsorted(s, zone, side="left"))
+    if start >= len(s):
+        start = 0
+    c = clearance[start:]
+    i = int(np.argmin(c))
+    weights = _sample_lengths(s)[start:]
+    breach = float(weights[c < 0].sum())
+    return float(c[i]), float(s[start + i]), breach, zone if start > 0 else 0.0
+
+
+def _sample_lengths(s: np.ndarray) -> np.ndarray:
+    """Axis length each sample stands for (half the gaps to its neighbours)."""
+    w = np.empty(len(s))
+    d = np.diff(s)
+    w[0] = 0.5 * d[0]
+    w[-1] = 0.5 * d[-1]
+    w[1:-1] = 0.5 * (d[:-1] + d[1:])
+    return w
+
+
+def validate_screw(screw: Screw, bone: BoneModel, catalog=None):
+    """Raise :class:`PosteoInputError` for a screw that cannot be checked (bad numbers, unknown implant)."""
+    e, t = np.asarray(screw.entry_lps, float), np.asarray(screw.tip_lps, float)
+    if e.shape != (3,) or t.shape != (3,) or not (np.isfinite(e).all() and np.isfinite(t).all()):
+        raise PosteoInputError(f"screw '{screw.name}'", "entry and tip must be 3 finite LPS coordinates each")
+    if not float(np.linalg.norm(t - e)) > 1e-6:
+        raise PosteoInputError(f"screw '{screw.name}'", "entry point and tip are the same point")
+    d = float(screw.diameter_mm)
+    if not (np.isfinite(d) and d > 0):
+        raise PosteoInputError(f"screw '{screw.name}'", f"diameter must be > 0 mm, got {screw.diameter_mm}")
+    if screw.implant_id is not None:
+        from .implants import default_catalog
+
+        cat = catalog if catalog is not None else default_catalog()
+        if screw.implant_id not in cat:
+            cat.get(screw.implant_id)  # raises, naming the closest ids
+
+
+def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: float = 0.5,
+                entry_zone_max_mm: float = 10.0, catalog=None) -> ScrewCheck:
+    """Clearance check of one screw against the bone model (see module doc).  Raises on bad input and on a
+    screw lying entirely outside the CT image."""
+    validate_screw(screw, bone, catalog)
+    if not (np.isfinite(step_mm) and step_mm > 0):
+        raise PosteoInputError(f"step {step_mm}", "must be > 0 mm")
+    s, pts = screw.axis_points_lps(min(step_mm, 0.5))
+    samp = bone.sampler()
+    ijk = samp.index_of(pts)
+    sdf = samp.sample_index(ijk)
+    if _outside_grid(ijk, samp) and not bone.ct_geometry.contains_lps(pts).any():
+        raise PosteoInputError(f"screw '{screw.name}'", "lies entirely outside the CT image")
+    clearance = -sdf - screw.radius_mm
+    cmin, at, breach, zone = summarize_profile(s, clearance, entry_zone_max_mm)
+    labels = _labels_from_index(bone, ijk)
+    joint = labels == JOINT
+    runs = int(joint[0]) + int(np.count_nonzero(joint[1:] & ~joint[:-1]))
+    tip_sdf = float(sdf[-1])
+    tip_in_joint = bool(joint[-1]) or (tip_sdf > 0 and _bone_ahead(screw, bone, bone.parameters.joint_max_gap_mm))
+    return ScrewCheck(screw.name, cmin, at, breach, float(np.mean(sdf < 0)), grade_of(cmin, margin_mm), zone,
+                      max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm))
+
+
+def _outside_grid(ijk: np.ndarray, samp) -> bool:
+    hi = samp._shape - 1
+    return not bool(np.all((ijk >= 0) & (ijk <= hi)))
+
+
+def _labels_from_index(bone: BoneModel, ijk: np.ndarray) -> np.ndarray:
+    r = np.rint(ijk).astype(np.int64)
+    shape = np.array(bone.labels.shape[::-1])
+    inside = np.all((r >= 0) & (r < shape), axis=1)
+    out = np.zeros(len(r), np.uint8)
+    q = r[inside]
+    out[inside] = bone.labels[q[:, 2], q[:, 1], q[:, 0]]
+    return out
+
+
+def _bone_ahead(screw: Screw, bone: BoneModel, reach_mm: float) -> bool:
+    """True when the axis continued beyond the tip re-enters bone within ``reach_mm``."""
+    t = np.arange(0.5, reach_mm + 1e-9, 0.5)
+    if t.size == 0:
+        return False
+    return bool((bone.signed_distance_lps(screw.tip_lps + t[:, None] * screw.direction_lps) < 0).any())
+
+
+_METAL_TREES: dict[int, cKDTree] = {}
+
+
+def metal_tree(bone: BoneModel) -> cKDTree:
+    """cKDTree of the bone model's metal voxel centres (LPS), built once per bone model."""
+    key = id(bone)
+    tree = _METAL_TREES.get(key)
+    if tree is None:
+        tree = cKDTree(bone.metal_points_lps().reshape(-1, 3))
+        _METAL_TREES[key] = tree
+        weakref.finalize(bone, _METAL_TREES.pop, key, None)
+    return tree
+
+
+def check_screws(screws, bone: BoneModel, margin_mm: float = 1.0, metal: bool = True, catalog=None, step_mm: float = 0.5):
+    """Check several screws: ``(checks, pairs)`` with per-screw metal clearance (mm, ``None`` without metal)
+    and the gap of every screw pair (:func:`screw_pairs.pairwise_gaps`)."""
+    screws = list(screws)
+    names = [s.name for s in screws]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise PosteoInputError("plan", f"screw names must be unique; repeated: {', '.join(sorted(dup))}")
+    checks = [check_screw(s, bone, margin_mm, step_mm, catalog=catalog) for s in screws]
+    if metal:
+        tree = metal_tree(bone)
+        for s, c in zip(screws, checks):
+            if tree.n:
+                c.metal_clearance_mm = metal_clearance(s, tree)[0]
+    return checks, pairwise_gaps(screws)
