@@ -756,7 +756,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
     def screwRows(self) -> list:
         """Screw table rows: cells (name, implant, length, min clearance, grade, skin-to-tip, gantry tilt) and grade colour."""
         from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-        from PercutaneousOsteosynthesisLib.session.planning import GRADE_COLOURS
+        from PercutaneousOsteosynthesisLib.palette import grade_rgb
 
         session = self.session
         rows = []
@@ -772,7 +772,7 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
                 depth = tilt = ""
             rows.append({"cells": [name, screw.implant_id or "", f"{screw.length_mm:.1f}",
                                    f"{float(clearance):.1f}" if clearance else "", grade, depth, tilt],
-                         "colour": GRADE_COLOURS.get(grade, GRADE_COLOURS["invalid"])})
+                         "colour": grade_rgb(grade if grade else "invalid")})
         return rows
 
     def lesionRows(self) -> list:

@@ -11,10 +11,10 @@ from .. import __version__
 from ..fileio.atomic import atomic_path, write_json_atomic
 from ..fileio.scene import register_segmentation_converter_rules
 from ..fileio.segmentation import oriented_labelmap, write_segmentation
+from ..palette import BONE_SEGMENT_RGB
 from .model import CANCELLOUS, CORTEX, JOINT, METAL, BoneModel
 
-SEGMENT_COLORS = {"bone": (0.95, 0.91, 0.80), "cortex": (1.0, 1.0, 0.9), "cancellous": (0.85, 0.65, 0.45),
-                  "metal": (0.55, 0.6, 0.75), "sacroiliac joint": (0.3, 0.7, 0.9)}
+SEGMENT_COLORS = BONE_SEGMENT_RGB
 
 
 def bone_segments(model: BoneModel):

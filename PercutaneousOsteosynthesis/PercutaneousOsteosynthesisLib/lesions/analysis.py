@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..palette import CEMENT_RGB, lesion_rgb
 from .cement import simulate_cement
 from .mirels import mirels_score, site_of
 from .segmentation import segment_lesion
 
 BRIDGE_MIN_MM = 5.0
-LESION_COLOURS = [(0.85, 0.2, 0.6), (0.95, 0.5, 0.1), (0.6, 0.3, 0.9), (0.9, 0.8, 0.1)]
-CEMENT_COLOUR = (0.95, 0.95, 0.85)
 
 
 def component_at(bone, point_lps) -> dict | None:
@@ -92,10 +91,10 @@ def analyze_lesions_and_cement(ct, bone, plan, screws=None) -> dict:
         d["mirels"] = lesion_mirels(les, bone, seed.pain)
         d["screws"] = [screw_relation(s, les, bone) for s in screws]
         out_lesions.append(d)
-        segments.append((les.name, les.full_mask(), LESION_COLOURS[n % len(LESION_COLOURS)]))
+        segments.append((les.name, les.full_mask(), lesion_rgb(n)))
     out_cement = []
     for inj in plan.cement:
         res = simulate_cement(ct, bone, inj.point_lps, inj.volume_ml, lesions, inj.name, screws=screws)
         out_cement.append(res.to_dict())
-        segments.append((inj.name, res.mask, CEMENT_COLOUR))
+        segments.append((inj.name, res.mask, CEMENT_RGB))
     return {"coordinate_system": "LPS", "lesions": out_lesions, "cement": out_cement, "segments": segments}

@@ -14,10 +14,10 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_text_atomic
+from ..palette import BREACH_ROW_RGB, GRADE_RGB, GRADE_TEXT_RGB, hex_colour
 
-GRADE_STYLE = {"excellent": "background:#2e9e3e;color:#fff", "acceptable": "background:#f2c811;color:#000",
-               "breach": "background:#e00000;color:#fff"}
-BREACH_ROW_STYLE = "background:#ffc8c8"
+GRADE_STYLE = {g: f"background:{hex_colour(rgb)};color:{hex_colour(GRADE_TEXT_RGB[g])}" for g, rgb in GRADE_RGB.items()}
+BREACH_ROW_STYLE = f"background:{hex_colour(BREACH_ROW_RGB)}"
 VIEWS = ("AP", "lateral", "inlet", "outlet")
 VIEW_NOTES = {"AP": "from the front; patient's left on the image's right",
               "lateral": "from the patient's left; anterior on the image's left",

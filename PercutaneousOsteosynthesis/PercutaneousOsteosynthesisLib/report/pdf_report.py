@@ -9,8 +9,8 @@ from pathlib import Path
 from fpdf import FPDF
 
 from ..fileio.atomic import atomic_path
+from ..palette import GRADE_RGB, rgb255
 
-GRADE_RGB = {"excellent": (46, 158, 62), "acceptable": (242, 200, 17), "breach": (224, 0, 0)}
 REPLACE = {"—": "-", "Ø": "diam.", "°": " deg", "→": "->", "≥": ">=", "≤": "<=", "⚠": "!", "’": "'"}
 
 
@@ -86,7 +86,7 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
                      _f(e.get("inplane_angle_deg")), f"{_f(e.get('table_position_mm'))} [{e.get('table_slice_index', '-')}]",
                      f"{_f(e.get('carm_cranio_caudal_deg'))}/{_f(e.get('carm_lao_rao_deg'))}"))
     widths = (46, 22, 10, 22, 12, 17, 16, 36, 20, 13, 14, 24, 22)
-    _table(pdf, head, rows, widths, lambda n, c: GRADE_RGB.get(screws[n].get("grade")) if c == 5 else None)
+    _table(pdf, head, rows, widths, lambda n, c: (rgb255(GRADE_RGB[screws[n]["grade"]]) if screws[n].get("grade") in GRADE_RGB else None) if c == 5 else None)
     if report.get("lesions"):
         pdf.ln(3)
         _table(pdf, ("Lesion", "Type", "Volume (mL)", "Max diam. (mm)", "Breakthrough", "Mirels"),

@@ -8,8 +8,8 @@ import io
 import numpy as np
 
 from ..errors import PosteoInputError
+from ..palette import BREACH_SPAN_RGB
 
-BREACH_RGB = (1.0, 0.0, 0.0)
 BREACH_ALPHA = 0.35
 MARGIN_RGB = (0.95, 0.55, 0.0)
 LINE_RGB = (0.1, 0.3, 0.8)
@@ -51,7 +51,7 @@ def clearance_plot_png(s_mm, clearance_mm, margin_mm: float, title: str = "", si
     fig = Figure(figsize=(size_px[0] / dpi, size_px[1] / dpi), dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     for a, b in breach_intervals(s, c):
-        ax.axvspan(a, b, color=BREACH_RGB, alpha=BREACH_ALPHA, lw=0, label=None)
+        ax.axvspan(a, b, color=BREACH_SPAN_RGB, alpha=BREACH_ALPHA, lw=0, label=None)
     ax.axhline(0.0, color="black", lw=0.8)
     ax.axhline(float(margin_mm), color=MARGIN_RGB, lw=1.2, ls="--", label=f"margin {margin_mm:g} mm")
     ax.plot(s, c, color=LINE_RGB, lw=1.6, label="clearance")

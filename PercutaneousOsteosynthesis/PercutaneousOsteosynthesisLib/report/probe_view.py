@@ -25,10 +25,11 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..geometry.sampling import VolumeSampler
+from ..palette import CORTEX_OUTLINE_RGB, GRADE_RGB, UNGRADED_RGB, rgb255
 
-SCREW_OUTLINE_RGB = {"excellent": (0, 200, 0), "acceptable": (255, 210, 0), "breach": (255, 0, 0)}
-UNGRADED_OUTLINE_RGB = (120, 120, 255)
-CORTEX_RGB = (0, 255, 255)
+SCREW_OUTLINE_RGB = {grade: rgb255(rgb) for grade, rgb in GRADE_RGB.items()}
+UNGRADED_OUTLINE_RGB = rgb255(UNGRADED_RGB)
+CORTEX_RGB = rgb255(CORTEX_OUTLINE_RGB)
 WINDOW_HU = (-250.0, 1550.0)  # bone window: level 650, width 1800
 CORTEX_THRESHOLD_HU = 600.0
 

@@ -27,15 +27,10 @@ from vtk.util.numpy_support import vtk_to_numpy
 
 from ..errors import PosteoInputError
 from ..fileio.atomic import atomic_path
+from ..palette import BACKGROUND_RGB, BONE_SURFACE_RGB, CEMENT_RGB, grade_rgb, lesion_rgb
 
 INLET_OUTLET_DEG = 40.0
-GRADE_RGB = {"excellent": (0.10, 0.75, 0.20), "acceptable": (0.95, 0.80, 0.10), "breach": (0.90, 0.10, 0.10)}
-UNGRADED_RGB = (0.6, 0.6, 0.9)
-BONE_RGB = (0.93, 0.89, 0.78)
 BONE_OPACITY = 0.35
-LESION_RGB = [(0.85, 0.20, 0.85), (0.95, 0.50, 0.10), (0.60, 0.30, 0.90), (0.90, 0.80, 0.10)]
-CEMENT_RGB = (0.30, 0.75, 0.95)
-BACKGROUND_RGB = (0.08, 0.09, 0.12)
 
 
 def view_camera_lps(view: str) -> tuple[np.ndarray, np.ndarray]:
@@ -150,13 +145,13 @@ def render_views(bone_surface_lps=None, screws=(), lesion_meshes=(), cement_mesh
     ren.SetOcclusionRatio(0.0)
     actors = []
     for poly, rgb in _named(lesion_meshes):
-        actors.append(_actor(poly, rgb or LESION_RGB[len(actors) % len(LESION_RGB)], 0.9))
+        actors.append(_actor(poly, rgb or lesion_rgb(len(actors)), 0.9))
     for poly, rgb in _named(cement_meshes):
         actors.append(_actor(poly, rgb or CEMENT_RGB, 0.9))
     for screw, grade in screws:
-        actors.append(_actor(screw_polydata_lps(screw), GRADE_RGB.get(grade, UNGRADED_RGB)))
+        actors.append(_actor(screw_polydata_lps(screw), grade_rgb(grade)))
     if bone_surface_lps is not None:
-        actors.append(_actor(bone_surface_lps, BONE_RGB, BONE_OPACITY))
+        actors.append(_actor(bone_surface_lps, BONE_SURFACE_RGB, BONE_OPACITY))
     if not actors:
         raise PosteoInputError("render_views", "nothing to render (no bone surface, screw, lesion or cement)")
     for a in actors:

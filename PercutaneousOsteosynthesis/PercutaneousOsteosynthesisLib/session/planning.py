@@ -26,6 +26,7 @@ from vtk.util.numpy_support import vtk_to_numpy
 
 from ..errors import PosteoInputError
 from ..geometry.frames import lps_to_ras, ras_to_lps
+from ..palette import CEMENT_RGB, grade_rgb, lesion_rgb
 
 FOLDER_NAME = "Percutaneous osteosynthesis plan"
 PREFIX = "PercutaneousOsteosynthesis."
@@ -33,8 +34,6 @@ ROLE = PREFIX + "Role"
 SCREW_NAME = PREFIX + "ScrewName"
 MODEL_REFERENCE = PREFIX + "ScrewModel"
 LINE_REFERENCE = PREFIX + "ScrewLine"
-GRADE_COLOURS = {"excellent": (0.1, 0.8, 0.2), "acceptable": (1.0, 0.85, 0.1), "breach": (0.9, 0.1, 0.1),
-                 "invalid": (0.5, 0.5, 0.5)}
 DEFAULT_DIAMETER_MM = 7.3
 PLAN_SEGMENTS_NAME = "Plan segments"
 LESIONS_NAME = "Lesion seeds"
@@ -418,7 +417,7 @@ class PlanningSession:
         if display is None:
             model.CreateDefaultDisplayNodes()
             display = model.GetDisplayNode()
-        display.SetColor(*GRADE_COLOURS[grade])
+        display.SetColor(*grade_rgb(grade))
 
     def grade(self, name: str) -> str:
         """The grade of the last check (node attribute)."""
@@ -599,7 +598,6 @@ class PlanningSession:
     def add_lesion(self, name: str, seed_lps, pain: str | None = None) -> dict:
         """Segment the lesion at ``seed_lps`` (LPS mm) into a segment of the plan segmentation; returns its metrics
         with the Mirels score (``pain``: mild / moderate / functional, or None)."""
-        from ..lesions.analysis import LESION_COLOURS
         from ..lesions.segmentation import segment_lesion
         from ..plan.model import LesionSeed
 
@@ -616,7 +614,7 @@ class PlanningSession:
             self.update_screw(screw_name)
         index = seeds.AddControlPoint(vtk.vtkVector3d(*lps_to_ras(seed.seed_lps)), seed.name)
         seeds.SetNthControlPointDescription(index, pain or "")
-        self._set_segment(seed.name, lesion.full_mask(), LESION_COLOURS[(len(self.lesions) - 1) % len(LESION_COLOURS)])
+        self._set_segment(seed.name, lesion.full_mask(), lesion_rgb(len(self.lesions) - 1))
         return self.lesion_info(seed.name)
 
     def lesion_names(self) -> list[str]:
@@ -649,7 +647,6 @@ class PlanningSession:
     def add_cement(self, name: str, point_lps, volume_ml: float) -> dict:
         """Simulate ``volume_ml`` mL of cement injected at ``point_lps`` (LPS mm) into a plan segment; returns
         ``CementResult.to_dict`` (fill of each lesion, leak risk)."""
-        from ..lesions.analysis import CEMENT_COLOUR
         from ..lesions.cement import simulate_cement
         from ..plan.model import CementInjection
 
@@ -664,7 +661,7 @@ class PlanningSession:
         self.cement[inj.name] = result
         index = points.AddControlPoint(vtk.vtkVector3d(*lps_to_ras(inj.point_lps)), inj.name)
         points.SetNthControlPointDescription(index, repr(inj.volume_ml))
-        self._set_segment(inj.name, result.mask, CEMENT_COLOUR)
+        self._set_segment(inj.name, result.mask, CEMENT_RGB)
         return result.to_dict()
 
     def cement_names(self) -> list[str]:
@@ -698,13 +695,12 @@ class PlanningSession:
 
     def lesion_cement_report(self) -> dict:
         """Lesions and cement of the session as in ``analyze_lesions_and_cement`` (from the cached results)."""
-        from ..lesions.analysis import CEMENT_COLOUR, LESION_COLOURS
 
         lesions = [self.lesion_info(n) for n in self.lesion_names() if n in self.lesions]
         cement = [self.cement[n].to_dict() for n in self.cement_names() if n in self.cement]
-        segments = [(n, self.lesions[n].full_mask(), LESION_COLOURS[k % len(LESION_COLOURS)])
+        segments = [(n, self.lesions[n].full_mask(), lesion_rgb(k))
                     for k, n in enumerate(self.lesion_names()) if n in self.lesions]
-        segments += [(n, self.cement[n].mask, CEMENT_COLOUR) for n in self.cement_names() if n in self.cement]
+        segments += [(n, self.cement[n].mask, CEMENT_RGB) for n in self.cement_names() if n in self.cement]
         return {"coordinate_system": "LPS", "lesions": lesions, "cement": cement, "segments": segments}
 
     def export(self, out_dir, progress=None) -> dict:

@@ -12,7 +12,8 @@ import slicer
 
 from PercutaneousOsteosynthesisLib.fileio.nodes import volume_node_from_ct
 from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
-from PercutaneousOsteosynthesisLib.session.planning import GRADE_COLOURS, PlanningSession
+from PercutaneousOsteosynthesisLib.palette import GRADE_RGB as GRADE_COLOURS
+from PercutaneousOsteosynthesisLib.session.planning import PlanningSession
 
 EXAMPLE = Path(__file__).with_name("scripting_example.py")
 
