@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text
+
 
 def print_lesion_tables(report: dict):
     for les in report.get("lesions", []):
-        m = les.get("mirels") or {}
-        mirels = f"Mirels {m['total']} ({m['reading']})" if m.get("total") is not None else "Mirels n/a"
         print(f"lesion {les['name']}: {les['volume_ml']:.1f} mL, {les['max_diameter_mm']:.0f} mm, {les['type']}, "
-              f"{'breaks through the cortex' if les['cortical_breakthrough'] else 'contained'}, {mirels}")
+              f"{breakthrough_text(les['cortical_breakthrough'])}, Mirels {mirels_text(les.get('mirels'))}")
     for c in report.get("cement", []):
-        risk = c["leak_risk"]
-        why = ", ".join(f"{r['kind']} {r['distance_mm']:.1f} mm" for r in risk.get("reasons", []))
-        fill = ", ".join(f"{k} {100 * v:.0f} %" for k, v in c.get("lesion_fill_fraction", {}).items())
-        print(f"cement {c['name']}: {c['volume_ml']:.1f} mL; fills {fill or 'no lesion'}; "
-              f"leak risk: {'YES (' + why + ')' if risk['at_risk'] else 'no'}")
+        print(f"cement {c['name']}: {c['volume_ml']:.1f} mL; fills {fill_text(c.get('lesion_fill_fraction', {}))}; "
+              f"leak risk: {leak_text(c['leak_risk'], with_reasons=True)}")
 
 
 def print_screw_table(report: dict):

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_text_atomic
 from ..palette import BREACH_ROW_RGB, GRADE_RGB, GRADE_TEXT_RGB, hex_colour
+from .format import breakthrough_text, fill_text, leak_reasons_text, leak_text, mirels_text
 
 GRADE_STYLE = {g: f"background:{hex_colour(rgb)};color:{hex_colour(GRADE_TEXT_RGB[g])}" for g, rgb in GRADE_RGB.items()}
 BREACH_ROW_STYLE = f"background:{hex_colour(BREACH_ROW_RGB)}"
@@ -175,41 +176,27 @@ def _table(head, rows) -> str:
     return ("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>")
 
 
-def _mirels(m) -> str:
-    if m is None:
-        return "—"
-    if isinstance(m, (int, float)):
-        return _num(m, 0)
-    if m.get("total") is not None:
-        return f"{m['total']} ({_e(m.get('reading', ''))})"
-    return "— " + _e(m.get("reason", ""))
-
-
 def _lesion_rows(report) -> list:
     rows = []
     for les in report.get("lesions", []):
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             _e(les.get("name")), _e(les.get("type", "—")), _num(les.get("volume_ml"), 2), _num(les.get("max_diameter_mm")),
-            _num(les.get("cortical_breakthrough")) if isinstance(les.get("cortical_breakthrough"), bool) else _e(les.get("cortical_breakthrough", "—")),
-            _mirels(les.get("mirels")))) + "</tr>")
+            _e(breakthrough_text(les.get("cortical_breakthrough"))),
+            _e(mirels_text(les.get("mirels"))))) + "</tr>")
     return rows
 
 
 def _cement_rows(report) -> list:
     rows = []
     for c in report.get("cement", []):
-        fill = c.get("lesion_fill_fraction")
-        if isinstance(fill, dict):
-            fill_s = ", ".join(f"{_e(k)}: {_num(100 * v, 0)} %" for k, v in fill.items()) or "—"
-        else:
-            fill_s = _num(None if fill is None else 100 * fill, 0, " %")
+        fill_s = _e(fill_text(c.get("lesion_fill_fraction")))
         risk = c.get("leak_risk") or {}
-        reasons = ", ".join(f"{_e(r.get('kind'))} at {_num(r.get('distance_mm'))} mm" for r in risk.get("reasons", []))
+        reasons = _e(leak_reasons_text(risk))
         at_risk = risk.get("at_risk")
         style = f' style="{BREACH_ROW_STYLE}"' if at_risk else ""
         rows.append(f"<tr{style}>" + "".join(f"<td>{x}</td>" for x in (
             _e(c.get("name")), _num(c.get("volume_ml"), 2), fill_s,
-            ("AT RISK" if at_risk else "no") if at_risk is not None else "—", reasons or "—")) + "</tr>")
+            _e(leak_text(risk)), reasons or "—")) + "</tr>")
     return rows
 
 

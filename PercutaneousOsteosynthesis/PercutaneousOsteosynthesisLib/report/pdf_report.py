@@ -10,6 +10,7 @@ from fpdf import FPDF
 
 from ..fileio.atomic import atomic_path
 from ..palette import GRADE_RGB, rgb255
+from .format import breakthrough_text, leak_reasons_text, leak_text, mirels_text
 
 REPLACE = {"—": "-", "Ø": "diam.", "°": " deg", "→": "->", "≥": ">=", "≤": "<=", "⚠": "!", "’": "'"}
 
@@ -90,14 +91,13 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
     if report.get("lesions"):
         pdf.ln(3)
         _table(pdf, ("Lesion", "Type", "Volume (mL)", "Max diam. (mm)", "Breakthrough", "Mirels"),
-               [(l.get("name"), l.get("type"), _f(l.get("volume_ml"), 2), _f(l.get("max_diameter_mm")), l.get("cortical_breakthrough"),
-                 (l.get("mirels") or {}).get("total", "-") if isinstance(l.get("mirels"), dict) else l.get("mirels"))
+               [(l.get("name"), l.get("type"), _f(l.get("volume_ml"), 2), _f(l.get("max_diameter_mm")), breakthrough_text(l.get("cortical_breakthrough")),
+                 mirels_text(l.get("mirels")))
                 for l in report["lesions"]], (60, 25, 25, 25, 25, 30))
     if report.get("cement"):
         pdf.ln(3)
         _table(pdf, ("Cement", "Volume (mL)", "Leak risk", "Reasons"),
-               [(c.get("name"), _f(c.get("volume_ml"), 2), "AT RISK" if (c.get("leak_risk") or {}).get("at_risk") else "no",
-                 ", ".join(f"{r.get('kind')} {_f(r.get('distance_mm'))} mm" for r in (c.get("leak_risk") or {}).get("reasons", [])))
+               [(c.get("name"), _f(c.get("volume_ml"), 2), leak_text(c.get("leak_risk")), leak_reasons_text(c.get("leak_risk")))
                 for c in report["cement"]], (60, 25, 25, 150))
     for _name, png in images.get("plots", {}).items():
         _image(pdf, png, 130)

@@ -1,0 +1,56 @@
+"""Text of findings shown to people, defined once for the CLI tables, the HTML and PDF reports and the Slicer module.
+
+Each function takes the report.json value (a dict or a number) and returns plain text (HTML callers escape it).
+"""
+
+from __future__ import annotations
+
+NONE_TEXT = "—"
+
+
+def number(value, digits: int = 1, unit: str = "") -> str:
+    """``12.3`` (or ``12.3 mm`` with a unit); None and non-numbers give ``NONE_TEXT``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return NONE_TEXT
+    return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
+
+
+def mirels_text(mirels) -> str:
+    """``9 (impending fracture: prophylactic fixation)``, or why no score: ``n/a: <reason>``."""
+    if mirels is None:
+        return NONE_TEXT
+    if isinstance(mirels, (int, float)) and not isinstance(mirels, bool):
+        return number(mirels, 0)
+    if mirels.get("total") is not None:
+        reading = mirels.get("reading")
+        return f"{mirels['total']}" + (f" ({reading})" if reading else "")
+    reason = mirels.get("reason")
+    return "n/a" + (f": {reason}" if reason else "")
+
+
+def leak_reasons_text(risk) -> str:
+    """``bone_surface at 1.0 mm, cortical_defect at 1.0 mm`` (the structures cement may leak to, and how close)."""
+    return ", ".join(f"{r.get('kind')} at {number(r.get('distance_mm'))} mm" for r in (risk or {}).get("reasons", []))
+
+
+def leak_text(risk, with_reasons: bool = False) -> str:
+    """``AT RISK`` (with ``(bone_surface 1.0 mm)`` when asked) or ``low``; ``NONE_TEXT`` when not assessed."""
+    if not risk or risk.get("at_risk") is None:
+        return NONE_TEXT
+    if not risk["at_risk"]:
+        return "low"
+    return f"AT RISK ({leak_reasons_text(risk)})" if with_reasons else "AT RISK"
+
+
+def fill_text(fill) -> str:
+    """Lesion fill of a cement injection: ``left lesion 99 %, right lesion 0 %`` (``no lesion`` when empty)."""
+    if isinstance(fill, dict):
+        return ", ".join(f"{k} {100 * v:.0f} %" for k, v in fill.items()) or "no lesion"
+    return number(None if fill is None else 100 * fill, 0, "%")
+
+
+def breakthrough_text(value) -> str:
+    """Cortical breakthrough of a lesion: ``breaks through the cortex`` / ``contained``."""
+    if value is None:
+        return NONE_TEXT
+    return "breaks through the cortex" if value else "contained"
