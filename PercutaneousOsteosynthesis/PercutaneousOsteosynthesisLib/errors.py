@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 
@@ -21,7 +22,6 @@ class PosteoInputError(ValueError):
 def check_parameters(params, what: str, positive=(), non_negative=()) -> None:
     """Raise unless every field of the dataclass ``params`` is a finite number, the fields named in ``positive`` are
     > 0 and those in ``non_negative`` >= 0 (``what``: "bone parameter", "lesion parameter", ...)."""
-    import math
     from dataclasses import asdict
 
     for k, v in asdict(params).items():
@@ -33,3 +33,14 @@ def check_parameters(params, what: str, positive=(), non_negative=()) -> None:
     for k in non_negative:
         if getattr(params, k) < 0:
             raise PosteoInputError(f"{what} {k}", "must be >= 0")
+
+
+def check_margin_mm(value, source: str = "margin") -> float:
+    """The safety margin as a float (mm); raise unless it is a finite number >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (math.isfinite(v) and v >= 0):
+        raise PosteoInputError(f"{source} {value}", "must be a finite number of mm >= 0")
+    return v

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import PosteoInputError
+from ..errors import check_margin_mm
 from .args import parse_cement_arg, parse_lesion_arg, parse_screw_arg
 from .progress import progress_bar
 from .tables import print_lesion_tables, print_screw_table
@@ -66,9 +66,7 @@ def _run_and_report(args, plan) -> int:
     from ..plan.runner import run_plan
 
     if args.margin is not None:
-        if not (args.margin >= 0 and args.margin < float("inf")):
-            raise PosteoInputError(f"--margin {args.margin}", "must be a finite number of mm >= 0")
-        plan.margin_mm = args.margin
+        plan.margin_mm = check_margin_mm(args.margin, "--margin")
     ct = read_ct(args.ct)
     with progress_bar("plan", args.quiet) as bar:
         report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None))

@@ -16,9 +16,9 @@ import numpy as np
 from ..bone.model import build_bone_model
 from ..bone.outputs import write_bone_outputs
 from ..fileio.volume import read_ct
+from ..geometry.vectors import unit
 from ..phantom.anatomy import build_anatomy
 from ..phantom.ct import write_phantom
-from ..phantom.shapes import unit
 from ..plan.model import CementInjection, LesionSeed, Plan
 from ..plan.runner import run_plan
 from ..screws.implants import default_catalog, screw_from_implant

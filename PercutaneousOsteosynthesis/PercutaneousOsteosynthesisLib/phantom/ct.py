@@ -16,8 +16,8 @@ from scipy import ndimage
 from ..fileio.atomic import write_json_atomic
 from ..fileio.volume import CTVolume, write_image
 from ..geometry.frames import ImageGeometry
+from ..geometry.vectors import unit
 from .anatomy import Anatomy, build_anatomy
-from .shapes import unit
 
 HU = {"air": -1000.0, "fat": -100.0, "muscle": 45.0, "joint": 55.0, "cortex": 1500.0, "cancellous": 250.0,
       "medullary": 10.0, "lesion": 40.0, "metal": 3000.0}

@@ -10,10 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def unit(v) -> np.ndarray:
-    v = np.asarray(v, float)
-    return v / np.linalg.norm(v)
+from ..geometry.vectors import unit
 
 
 def frame(axis1, axis2) -> np.ndarray:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from ..bone.femoral_head import locate_femoral_head
 from ..bone.outputs import bone_segments, write_polydata
-from ..errors import PosteoInputError
+from ..errors import PosteoInputError, check_margin_mm
 from ..fileio.segmentation import write_segmentation
 from ..report.json_report import build_report, screw_entry, write_report
 from ..screws.clearance import check_screws
@@ -91,9 +89,7 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     report_progress = progress or (lambda f, m: None)
     if not plan.screws:
         raise PosteoInputError(plan.name, "the plan has no screws")
-    margin = float(plan.margin_mm)
-    if not (np.isfinite(margin) and margin >= 0):
-        raise PosteoInputError(f"margin {plan.margin_mm}", "must be a finite number of mm >= 0")
+    margin = check_margin_mm(plan.margin_mm)
     names = [s.name for s in plan.screws]
     for n in suggest or []:
         if n not in names:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..geometry.sampling import VolumeSampler
+from ..geometry.vectors import unit
 from ..palette import CORTEX_OUTLINE_RGB, GRADE_RGB, UNGRADED_RGB, rgb255
 
 SCREW_OUTLINE_RGB = {grade: rgb255(rgb) for grade, rgb in GRADE_RGB.items()}
@@ -36,10 +37,6 @@ CORTEX_THRESHOLD_HU = 600.0
 X, Y, Z = np.eye(3)
 
 
-def _unit(v):
-    return v / np.linalg.norm(v)
-
-
 def _project(v, u):
     """``v`` projected onto the plane normal to unit ``u``, normalised (None when ``v`` is parallel to ``u``)."""
     w = v - np.dot(v, u) * u
@@ -49,17 +46,17 @@ def _project(v, u):
 
 def perpendicular_axes_lps(direction_lps) -> tuple[np.ndarray, np.ndarray]:
     """(right, up) unit LPS vectors of the slice perpendicular to ``direction_lps`` (see the module doc)."""
-    u = _unit(np.asarray(direction_lps, float))
+    u = unit(np.asarray(direction_lps, float))
     dominant = int(np.argmax(np.abs(u)))
     right_ref, up_ref = {2: (X, -Y), 1: (X, Z), 0: (Y, Z)}[dominant]
     right = _project(right_ref, u)
     up = up_ref - np.dot(up_ref, u) * u - np.dot(up_ref, right) * right
-    return right, _unit(up)
+    return right, unit(up)
 
 
 def along_axes_lps(direction_lps) -> tuple[np.ndarray, np.ndarray]:
     """(right, up) unit LPS vectors of the slice containing the screw axis (see the module doc)."""
-    u = _unit(np.asarray(direction_lps, float))
+    u = unit(np.asarray(direction_lps, float))
     dominant = int(np.argmax(np.abs(u)))
     right = u if u[dominant] > 0 else -u  # towards patient left / posterior / superior
     up = _project(Z, u) if dominant != 2 else _project(-Y, u)

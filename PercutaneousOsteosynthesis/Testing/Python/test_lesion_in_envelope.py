@@ -3,8 +3,8 @@ checked against the analytic envelope (bone shapes, lesions included), not again
 
 import numpy as np
 
+from PercutaneousOsteosynthesisLib.geometry.vectors import unit
 from PercutaneousOsteosynthesisLib.lesions.segmentation import segment_lesion
-from PercutaneousOsteosynthesisLib.phantom.shapes import unit
 from PercutaneousOsteosynthesisLib.screws.clearance import check_screw, grade_of
 from PercutaneousOsteosynthesisLib.screws.screw import Screw
 

@@ -1,0 +1,16 @@
+"""Small vector helpers shared by the whole Lib (frame-free: they keep whatever frame their input is in)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import PosteoInputError
+
+
+def unit(v, what: str = "direction") -> np.ndarray:
+    """``v`` (a 3-vector) scaled to length 1; a zero, non-finite or non-3D ``v`` raises PosteoInputError naming ``what``."""
+    a = np.asarray(v, float).reshape(-1)
+    n = float(np.linalg.norm(a)) if a.shape == (3,) else 0.0
+    if not np.isfinite(n) or n < 1e-12:
+        raise PosteoInputError(what, f"must be a non-zero finite 3D vector, got {a.tolist()}")
+    return a / n
