@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..geometry.vectors import unit
 from .shapes import (
     Capsule,
     CupShell,
@@ -19,7 +20,6 @@ from .shapes import (
     frame,
     union_bounds,
     union_sdf,
-    unit,
 )
 
 SI_JOINT_GAP_MM = 3.0
