@@ -69,7 +69,7 @@ def _run_and_report(args, plan) -> int:
         plan.margin_mm = check_margin_mm(args.margin, "--margin")
     ct = read_ct(args.ct)
     with progress_bar("plan", args.quiet) as bar:
-        report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None))
+        report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None), exact=args.exact)
     print_screw_table(report)
     print_lesion_tables(report)
     html = _write_html_report(Path(args.out), report)

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screw", action="append", required=True, metavar="NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ",
                    help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog); repeatable")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
+    p.add_argument("--exact", action="store_true", help="confirm every screw's clearance on the bone surface mesh too")
     p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
     p.add_argument("--lesion-seed", action="append", metavar="NAME:X,Y,Z[:PAIN]",
                    help="a point inside a lytic lesion (LPS mm); optional pain mild|moderate|functional; repeatable")
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", help="plan file (.mrk.json), a list of files or a folder")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default: the plan's)")
+    p.add_argument("--exact", action="store_true", help="confirm every screw's clearance on the bone surface mesh too")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="write report.html (and report.pdf) of a plan folder written by plan/check/demo")

@@ -81,10 +81,23 @@ def _add_anchorage(report: dict) -> None:
         entry["bridges_lesion"] = bool(rel) and all(r.get("bridges") for r in rel)
 
 
-def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, suggest: list | None = None) -> dict:
+def _confirm_exact(screws, bone, margin_mm, entries, warnings):
+    from ..screws.mesh_check import confirm_exact
+
+    for entry, exact in zip(entries, confirm_exact(screws, bone, margin_mm)):
+        entry["exact"] = exact
+        if exact["grade"] == "breach" and entry["grade"] != "breach":
+            warnings.append(f"screw '{entry['name']}': the exact mesh check finds a breach "
+                            f"(min clearance {exact['min_clearance_mm']:.2f} mm) that the distance field grades {entry['grade']}")
+
+
+def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, suggest: list | None = None,
+             exact: bool = False) -> dict:
     """Check every screw of ``plan`` on ``ct`` and write the output folder; returns the report dictionary.
 
     ``suggest``: names of screws for which trajectory suggestions are added (``report["suggestions"][name]``).
+    ``exact``: confirm every screw's clearance on the bone surface mesh too (``entry["exact"]``; a screw the mesh
+    finds breaching while the field does not is named in the warnings).
     """
     report_progress = progress or (lambda f, m: None)
     if not plan.screws:
@@ -117,6 +130,8 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
             g = None
             warnings.append(f"screw '{s.name}': no guidance ({exc.problem})")
         entries.append(screw_entry(s, c, g))
+    if exact:
+        _confirm_exact(plan.screws, bone, margin, entries, warnings)
     extra = {"plan": plan.name, "femoral_neck": neck_metrics(plan.screws, bone), "warnings": warnings}
     if suggest:
         from ..screws.suggest import suggest_trajectories

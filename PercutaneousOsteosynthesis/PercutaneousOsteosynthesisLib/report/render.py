@@ -192,13 +192,6 @@ def _union_bounds(actors) -> list:
     return np.column_stack([b[:, :, 0].min(axis=0), b[:, :, 1].max(axis=0)]).ravel().tolist()
 
 
-def mask_meshes_lps(named_masks, geometry) -> list:
-    """(name, vtkPolyData LPS) surfaces of ``(name, mask[k, j, i])`` items on ``geometry``; empty masks skipped."""
-    from ..bone.surface import mask_surface_lps
-
-    return [(name, mask_surface_lps(mask, geometry)) for name, mask in named_masks if np.any(mask)]
-
-
 def png_bytes(rgb: np.ndarray) -> bytes:
     """PNG (optimised) of an RGB or RGBA uint8 array (height, width, 3|4)."""
     from PIL import Image

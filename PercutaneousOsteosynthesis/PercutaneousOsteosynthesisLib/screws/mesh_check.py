@@ -62,3 +62,20 @@ def exact_min_clearance(screw: Screw, surface_polydata_lps, inside_test, margin_
     clearance = -signed - screw.radius_mm
     cmin, at, breach, _ = summarize_profile(s, clearance, entry_zone_max_mm)
     return ExactClearance(cmin, at, breach, grade_of(cmin, margin_mm), s, clearance)
+
+
+def confirm_exact(screws, bone, margin_mm: float = 1.0, surface_polydata_lps=None) -> list[dict]:
+    """Each screw's clearance measured again on the bone surface mesh (``posteo plan --exact``): a list of
+    ``{"min_clearance_mm", "min_clearance_at_mm", "breach_length_mm", "grade"}`` in the order of ``screws``.
+    The mesh is the bone envelope's surface (LPS) unless one is given."""
+    if surface_polydata_lps is None:
+        from ..bone.surface import mask_surface_lps
+
+        surface_polydata_lps = mask_surface_lps(bone.envelope, bone.geometry)
+    dist, inside = MeshDistance(surface_polydata_lps), bone_inside_test(bone)
+    out = []
+    for screw in screws:
+        x = exact_min_clearance(screw, surface_polydata_lps, inside, margin_mm, distance=dist)
+        out.append({"min_clearance_mm": float(x.min_clearance_mm), "min_clearance_at_mm": float(x.min_clearance_at_mm),
+                    "breach_length_mm": float(x.breach_length_mm), "grade": x.grade})
+    return out

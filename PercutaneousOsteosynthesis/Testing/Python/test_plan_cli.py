@@ -140,3 +140,22 @@ def test_bad_files(phantom_file, tmp_path):
     far = "far:CS-7.3-T16-060:5000,5000,5000:5000,5000,5060"
     assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "o"), "--screw", far]) == 2
     assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "o"), "--screw", far, "--margin", "-1"]) == 2
+
+
+def test_plan_exact_confirms_on_the_mesh(phantom_file, tmp_path, anatomy):
+    """``--exact`` re-measures every screw on the bone surface mesh: its clearance matches the analytic phantom and its
+    grade the truth (a safe femoral-neck screw, and a screw leaving the iliac wing's inner table)."""
+    ct_path, truth = phantom_file
+    paths = _paths(truth)
+    neck, wing = paths["left femoral neck"], paths["left iliac wing exiting the inner table"]
+    out = tmp_path / "out"
+    assert main(["-q", "plan", str(ct_path), "--out", str(out), "--exact", "--screw", _arg("neck", "CS-7.3-T16-060", neck),
+                 "--screw", _arg("wing", "CS-6.5-T16-050", wing)]) == 1
+    rep = {s["name"]: s for s in json.loads((out / "report.json").read_text())["screws"]}
+    assert rep["neck"]["exact"]["grade"] == "excellent" and rep["wing"]["exact"]["grade"] == "breach"
+    for name, p, implant_radius in (("neck", neck, 3.65), ("wing", wing, 3.25)):
+        screw_tip = np.asarray(p["entry_lps"]) + rep[name]["length_mm"] * (np.subtract(p["tip_lps"], p["entry_lps"])
+                                                                             / np.linalg.norm(np.subtract(p["tip_lps"], p["entry_lps"])))
+        truth_min, _ = _analytic_min_clearance(anatomy, p["entry_lps"], screw_tip, implant_radius)
+        # 1.5 mm voxels: the mesh is the smoothed envelope surface, within a voxel of the analytic one
+        assert rep[name]["exact"]["min_clearance_mm"] == pytest.approx(truth_min, abs=1.5), name
