@@ -30,9 +30,7 @@ from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
 from ..geometry.sampling import VolumeSampler
 from .distance_field import signed_distance_mm
-
-CORTEX, CANCELLOUS, METAL, JOINT = 1, 2, 3, 4
-LABEL_NAMES = {CORTEX: "cortex", CANCELLOUS: "cancellous", METAL: "metal", JOINT: "sacroiliac joint"}
+from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL  # noqa: F401  (re-exported for callers)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ..bone.labels import BACKGROUND, CANCELLOUS, CORTEX, JOINT, METAL
 from ..errors import PosteoInputError
 from ..geometry.frames import ImageGeometry
 from .segmentation import box_around, ct_on_bone_grid
@@ -137,13 +138,13 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
     def cost(k, j, i):
         if lesion_id[k, j, i]:
             return 0.0 if hu[k, j, i] < 600.0 else 1.0 + max(float(hu[k, j, i]), 0.0) / scale
-        if labels[k, j, i] == 2:
+        if labels[k, j, i] == CANCELLOUS:
             return 1.0 + max(float(hu[k, j, i]), 0.0) / scale
         return None
 
     c0 = cost(*s0)
     if c0 is None:
-        what = {0: "outside bone", 1: "in intact cortex", 3: "in metal", 4: "in the sacroiliac joint"}[int(labels[s0])]
+        what = {BACKGROUND: "outside bone", CORTEX: "in intact cortex", METAL: "in metal", JOINT: "in the sacroiliac joint"}[int(labels[s0])]
         raise PosteoInputError(src, f"injection point {np.round(p, 1).tolist()} (LPS mm) lies {what}: cement cannot be injected there")
     n_target = max(1, int(round(volume_ml / voxel_ml)))
     sp = np.asarray(g.spacing[::-1], float)
@@ -208,7 +209,7 @@ def leak_risk(mask, labels, lesion_id, breakthrough, g: ImageGeometry, params: C
     if open_ids:
         defect = soft & ndimage.binary_dilation(np.isin(lid, open_ids))
         dist["cortical_defect"] = to(defect)
-    dist["sacroiliac_joint"] = to(lab == 4)
+    dist["sacroiliac_joint"] = to(lab == JOINT)
     env = (lab >= 1) & (lab <= 3)
     comp, n = ndimage.label(env)
     if n >= 2:

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, Delaunay
 
+from ..bone.labels import BONE_LABELS, METAL
 from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
 
@@ -286,7 +287,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     labels = bone.labels[box]
     sp = np.asarray(g.spacing[::-1], float)
     local_seed = seed_kji - [s.start for s in box]
-    env = (labels >= 1) & (labels <= 3)
+    env = np.isin(labels, BONE_LABELS)
     if not env.any():
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies outside bone: no bone within "
                                     f"{params.box_half_size_mm:.0f} mm")
@@ -299,7 +300,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     seed_mean = float(hu[ball & closed].mean())
     depth = ndimage.distance_transform_edt(closed, sampling=sp)
     lytic = closed & (hu < params.lytic_threshold_hu) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
-    blastic = closed & (hu >= params.blastic_threshold_hu) & (depth > params.cortex_depth_mm) & (labels != 3)
+    blastic = closed & (hu >= params.blastic_threshold_hu) & (depth > params.cortex_depth_mm) & (labels != METAL)
     if seed_mean >= params.blastic_threshold_hu and depth[tuple(local_seed)] <= params.cortex_depth_mm:
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies in intact cortical bone "
                                     f"(mean {seed_mean:.0f} HU within {params.cortex_depth_mm} mm of the bone surface): no lesion there")
@@ -316,7 +317,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         mask, region = _extend_to_hull(mask, lytic_open, closed, env, sp, params.hull_shell_mm)
     if mask.any() and lytic[mask].mean() >= 0.5:
         # partial volume: the voxels around a lytic lesion below the midpoint of the lesion's and its rim's means
-        rim = ndimage.binary_dilation(mask) & ~mask & region & (labels != 3)
+        rim = ndimage.binary_dilation(mask) & ~mask & region & (labels != METAL)
         if rim.any():
             mid = 0.5 * (float(hu[mask].mean()) + float(hu[rim].mean()))
             mask = mask | (rim & (hu < mid))

@@ -2,7 +2,7 @@
 
 Slices are sampled (trilinear, :class:`sampling.VolumeSampler`) on a square grid of LPS points, shown in a
 bone window, with the screw's outline drawn in its grade colour and the cortex outline (the border of
-``bone.labels == 1``, or of HU >= the cortex threshold when no bone model is given) in cyan.
+``bone.labels == CORTEX``, or of HU >= the cortex threshold when no bone model is given) in cyan.
 
 Orientation (image rows go top to bottom, columns left to right):
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bone.labels import CORTEX
 from ..errors import PosteoInputError
 from ..geometry.sampling import VolumeSampler
 from ..geometry.vectors import unit
@@ -93,7 +94,7 @@ def _slice(ct, bone, centre, right, up, half_mm, pixel_mm):
         lab = np.zeros(len(flat), np.uint8)
         k, j, i = kji[inside].T
         lab[inside] = bone.labels[k, j, i]
-        cortex = (lab == 1).reshape(n, n)
+        cortex = (lab == CORTEX).reshape(n, n)
     else:
         cortex = hu >= CORTEX_THRESHOLD_HU
     rgb = _grey(hu)
