@@ -1,15 +1,27 @@
-"""Location of the extension's ``Resources`` folder (implant catalogs, icons, UI files)."""
+"""Location of the extension's ``Resources`` folder (implant catalogs, icons, UI files).
+
+Slicer's layout keeps ``Resources/`` beside the Lib package (``PercutaneousOsteosynthesis/Resources``): the package is
+found with ``importlib.resources`` (so a relocated or frozen install works), and its sibling folder is used.  A regular
+(non-editable) pip install ships the same files as data-files under ``<prefix>/share/percutaneous-osteosynthesis``.
+"""
 
 from __future__ import annotations
 
 import sys
+from importlib.resources import files
 from pathlib import Path
 
-_CANDIDATES = (
-    Path(__file__).resolve().parents[2] / "Resources",  # the source tree, an editable install, and Slicer
-    Path(sys.prefix) / "share" / "percutaneous-osteosynthesis" / "Resources",  # a regular pip install (data-files)
-)
-RESOURCES_DIR = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
+PACKAGE = __name__.split(".")[0]
+
+
+def _candidates() -> tuple[Path, ...]:
+    return (
+        Path(str(files(PACKAGE))).parent / "Resources",  # the source tree, an editable install, and Slicer
+        Path(sys.prefix) / "share" / "percutaneous-osteosynthesis" / "Resources",  # a regular pip install (data-files)
+    )
+
+
+RESOURCES_DIR = next((p for p in _candidates() if p.is_dir()), _candidates()[0])
 
 
 def resource_path(*parts) -> Path:
