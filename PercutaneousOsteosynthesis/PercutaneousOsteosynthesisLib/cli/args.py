@@ -6,20 +6,29 @@ import math
 
 from ..errors import PosteoInputError
 
+SCREW_FORMAT = "NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ[:ROLE]"
+
 
 def parse_screw_arg(text: str, catalog=None):
-    """A screw from ``NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ`` (LPS mm), its length snapped to the catalog."""
+    """A screw from ``NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ[:ROLE]`` (LPS mm), its length snapped to the catalog.
+    ROLE (see ``screws.roles``, e.g. ``femoral-neck``, ``iliosacral``) defaults to the one the name implies."""
     from ..screws.implants import default_catalog, screw_from_implant
+    from ..screws.roles import parse_role, role_from_name
 
     where = f"--screw {text!r}"
-    parts = str(text).rsplit(":", 3)
+    body, role_text = str(text), None
+    head, sep, last = body.rpartition(":")
+    if sep and "," not in last and head.count(":") >= 3:  # a fifth field without commas: the role
+        body, role_text = head, last
+    parts = body.rsplit(":", 3)
     if len(parts) != 4 or not parts[0].strip():
-        raise PosteoInputError(where, "expected NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ (LPS mm)")
+        raise PosteoInputError(where, f"expected {SCREW_FORMAT} (LPS mm)")
     name, implant_id, e_txt, t_txt = (p.strip() for p in parts)
     points = [parse_point(e_txt, where, "entry"), parse_point(t_txt, where, "tip")]
+    role = parse_role(role_text, where) if role_text is not None else role_from_name(name)
     cat = catalog if catalog is not None else default_catalog()
     try:
-        return screw_from_implant(name, cat.get(implant_id), points[0], points[1], catalog=cat)
+        return screw_from_implant(name, cat.get(implant_id), points[0], points[1], catalog=cat, role=role)
     except PosteoInputError as exc:
         raise PosteoInputError(where, exc.problem if exc.source.startswith("screw") else str(exc)) from None
 

@@ -22,6 +22,7 @@ from ..phantom.ct import write_phantom
 from ..plan.model import CementInjection, LesionSeed, Plan
 from ..plan.runner import run_plan
 from ..screws.implants import default_catalog, screw_from_implant
+from ..screws.roles import FEMORAL_NECK, ILIOSACRAL, SUPRA_ACETABULAR
 from .progress import progress_bar
 from .tables import print_lesion_tables, print_screw_table
 
@@ -34,22 +35,24 @@ def demo_plan(truth: dict) -> Plan:
     paths = {p["name"].split(" (")[0]: p for p in truth["screw_paths"]}
     screws = []
     si = paths["left iliosacral S1"]
-    screws.append(screw_from_implant("S1 iliosacral left", cat.get("CS-7.3-T32-065"), si["entry_lps"], si["tip_lps"], catalog=cat))
+    screws.append(screw_from_implant("S1 iliosacral left", cat.get("CS-7.3-T32-065"), si["entry_lps"], si["tip_lps"], catalog=cat,
+                                     role=ILIOSACRAL))
     neck = paths["left femoral neck"]
     axis = unit(np.subtract(neck["tip_lps"], neck["entry_lps"]))
     down = unit(np.cross(axis, np.cross([0.0, 0.0, -1.0], axis)))  # perpendicular to the neck, inferior
     for i, off in enumerate((5.0 * down, -5.0 * down)):
         screws.append(screw_from_implant(f"femoral neck left {i + 1}", cat.get("CS-7.3-T16-060"),
-                                         np.add(neck["entry_lps"], off), np.add(neck["tip_lps"], off), catalog=cat))
+                                         np.add(neck["entry_lps"], off), np.add(neck["tip_lps"], off), catalog=cat,
+                                         role=FEMORAL_NECK))
     a1, a2 = lm["supra_acetabular_axis_right_lps"]
     lesion = next(l for l in anat.lesions if l.breaks_cortex)
     towards = lesion.center - (a1 + np.dot(lesion.center - a1, unit(a2 - a1)) * unit(a2 - a1))
     shift = 5.0 * unit(towards)
     screws.append(screw_from_implant("supra-acetabular right", cat.get("CS-7.3-T32-080"), a2 + 8 * unit(a2 - a1) + shift,
-                                     a1 - 12 * unit(a2 - a1) + shift, catalog=cat))
+                                     a1 - 12 * unit(a2 - a1) + shift, catalog=cat, role=SUPRA_ACETABULAR))
     low = paths["left supra-acetabular into the hip joint"]
     screws.append(screw_from_implant("supra-acetabular left (too low)", cat.get("CS-7.3-T16-055"), low["entry_lps"],
-                                     low["tip_lps"], catalog=cat))
+                                     low["tip_lps"], catalog=cat, role=SUPRA_ACETABULAR))
     contained = next(l for l in anat.lesions if not l.breaks_cortex)
     lesions = [LesionSeed("left supra-acetabular metastasis", contained.center + [2.0, 0.0, 1.0], "moderate"),
                LesionSeed("right supra-acetabular metastasis", lesion.center, "functional")]

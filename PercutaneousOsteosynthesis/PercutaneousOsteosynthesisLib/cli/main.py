@@ -12,6 +12,8 @@ import time
 
 from .. import __version__
 from ..errors import PosteoInputError
+from ..screws.roles import ROLES
+from .args import SCREW_FORMAT
 from .commands import cmd_bone, cmd_check, cmd_demo, cmd_phantom, cmd_plan, cmd_report
 
 
@@ -44,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="check screws given on the command line (exit 1 when a screw breaches)")
     p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
     p.add_argument("--out", required=True, help="output folder (report.json, report.html, plan.mrk.json, plan.seg.nrrd, screws/)")
-    p.add_argument("--screw", action="append", required=True, metavar="NAME:IMPLANT_ID:EX,EY,EZ:TX,TY,TZ",
-                   help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog); repeatable")
+    p.add_argument("--screw", action="append", required=True, metavar=SCREW_FORMAT,
+                   help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog) and optional role ("
+                   + ", ".join(r.replace(" ", "-") for r in ROLES) + "; default: implied by the name, else other); repeatable")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
     p.add_argument("--exact", action="store_true", help="confirm every screw's clearance on the bone surface mesh too")
     p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_json_atomic
+from ..screws.roles import parse_role, role_from_name
 from ..screws.screw import Screw
 from .markups_schema import (
     FORMAT_VERSION,
@@ -61,7 +62,7 @@ def _screw_markup(i: int, s: Screw, result: dict | None) -> dict:
     clearance = result.get("min_clearance_mm")
     desc = encode_description({
         "kind": "screw", "i": i, "name": s.name, "implant": s.implant_id, "d": s.diameter_mm, "len": s.length_mm,
-        "thread": "full" if s.thread_length_mm is None else s.thread_length_mm, "washer": bool(s.washer),
+        "thread": "full" if s.thread_length_mm is None else s.thread_length_mm, "washer": bool(s.washer), "role": s.role,
         "extra": json.dumps(s.extra, ensure_ascii=False, sort_keys=True, default=_jsonable) if s.extra else None,
         "grade": None if result.get("grade") is None else str(result["grade"]),
         "clear": None if clearance is None else float(clearance)})
@@ -183,7 +184,7 @@ class _Collector:
         if drawn < 1e-6:
             raise PosteoInputError(path, f"Line '{name}': entry point and tip are the same point")
         implant = self._catalog().find(DEFAULT_DIAMETER_MM, drawn)
-        self.screws.append(((math.inf, len(self.screws)), screw_from_implant(name, implant, entry, tip, snap=False), None))
+        self.screws.append(((math.inf, len(self.screws)), screw_from_implant(name, implant, entry, tip, snap=False, role=role_from_name(name)), None))
 
     def _posteo_line(self, path, where, f, entry, tip) -> None:
         if f.get("kind") != "screw":
@@ -205,7 +206,9 @@ class _Collector:
                 raise PosteoInputError(path, f"{where}: 'extra' is not valid JSON") from None
             if not isinstance(extra, dict):
                 raise PosteoInputError(path, f"{where}: 'extra' must be a JSON object")
-        screw = Screw(name, entry, tip, d, f.get("implant"), thread_mm, washer == "1", extra)
+        # plans written before roles: the role a screw's name implies ("... neck ...": femoral neck)
+        role = parse_role(f["role"], f"{path}: {where} role") if "role" in f else role_from_name(name)
+        screw = Screw(name, entry, tip, d, f.get("implant"), thread_mm, washer == "1", extra, role)
         saved_len = number(f, "len", path, positive=True)
         if saved_len is not None and abs(saved_len - screw.length_mm) > _LENGTH_EDIT_TOL_MM:
             screw = self._refit(path, screw)
@@ -228,6 +231,7 @@ class _Collector:
                       f"{implant.id} and its tip to that length", UserWarning, stacklevel=4)
         out = screw_from_implant(screw.name, implant, screw.entry_lps, screw.tip_lps, snap=False, washer=screw.washer)
         out.extra = dict(screw.extra)
+        out.role = screw.role
         return out
 
     def _points(self, path: Path, rec: MarkupRecord) -> None:
@@ -283,7 +287,8 @@ class _Collector:
                 name, n = f"{s.name} ({n})", n + 1
             if name != s.name:
                 warnings.warn(f"two screws named '{s.name}': the second is renamed '{name}'", UserWarning, stacklevel=3)
-                s = Screw(name, s.entry_lps, s.tip_lps, s.diameter_mm, s.implant_id, s.thread_length_mm, s.washer, s.extra)
+                s = s.with_points(s.entry_lps, s.tip_lps)
+                s.name = name
             seen.add(name)
             screws.append(s)
             if result:

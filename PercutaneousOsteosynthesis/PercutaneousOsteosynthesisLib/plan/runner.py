@@ -7,18 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..bone.femoral_head import locate_femoral_head
 from ..bone.outputs import bone_segments, write_polydata
 from ..errors import PosteoInputError, check_margin_mm
 from ..fileio.segmentation import write_segmentation
 from ..report.json_report import build_report, screw_entry, write_report
 from ..screws.clearance import check_screws
-from ..screws.femoral_neck import (
-    max_pairwise_angle_deg,
-    mean_axis_lps,
-    spread,
-    tip_apex_distances_mm,
-)
+from ..screws.femoral_neck import neck_set_metrics
 from ..screws.guidance import compute_guidance
 from ..screws.model import screw_polydata_lps
 from .markups import save_plan
@@ -29,48 +23,6 @@ def safe_file_name(name: str) -> str:
     """A file-system-safe version of a screw name."""
     out = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
     return out or "screw"
-
-
-def _side(screw, x_mid: float) -> str:
-    low = screw.name.lower()
-    if "left" in low:
-        return "left"
-    if "right" in low:
-        return "right"
-    return "left" if screw.tip_lps[0] > x_mid else "right"  # LPS: +x is the patient's left
-
-
-def neck_metrics(screws, bone) -> list[dict]:
-    """Parallelism and spread of the femoral-neck screws (name contains "neck"), per side with >= 2 screws."""
-    necks = [s for s in screws if "neck" in s.name.lower()]
-    if len(necks) < 2:
-        return []
-    if bone.components:
-        x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in bone.components) + max(c["bounds_lps"][1][0] for c in bone.components))
-    else:
-        x_mid = 0.0
-    out = []
-    for side in ("left", "right"):
-        group = [s for s in necks if _side(s, x_mid) == side]
-        if len(group) < 2:
-            continue
-        try:
-            dmax, area = spread(group)
-            entry = {"side": side, "screws": [s.name for s in group], "max_angle_deg": max_pairwise_angle_deg(group),
-                     "max_distance_mm": dmax, "hull_area_mm2": area}
-        except PosteoInputError as exc:
-            out.append({"side": side, "screws": [s.name for s in group], "error": str(exc)})
-            continue
-        try:
-            head = locate_femoral_head(bone, side)
-            tad = tip_apex_distances_mm(group, head.centre_lps, head.radius_mm, mean_axis_lps(group))
-            entry["femoral_head"] = head.to_dict()
-            entry["tip_apex_distance_mm"] = {s.name: float(d) for s, d in zip(group, tad)}
-        except PosteoInputError as exc:
-            entry["tip_apex_distance_mm"] = None
-            entry["tip_apex_note"] = str(exc)
-        out.append(entry)
-    return out
 
 
 def _add_anchorage(report: dict) -> None:
@@ -132,7 +84,7 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         entries.append(screw_entry(s, c, g))
     if exact:
         _confirm_exact(plan.screws, bone, margin, entries, warnings)
-    extra = {"plan": plan.name, "femoral_neck": neck_metrics(plan.screws, bone), "warnings": warnings}
+    extra = {"plan": plan.name, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings}
     if suggest:
         from ..screws.suggest import suggest_trajectories
 

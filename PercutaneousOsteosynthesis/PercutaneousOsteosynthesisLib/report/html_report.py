@@ -63,7 +63,7 @@ def report_screws(report: dict) -> list:
     for e in report.get("screws", []):
         try:
             out.append((Screw(e["name"], e["entry_lps"], e["tip_lps"], e["diameter_mm"], e.get("implant_id"),
-                              e.get("thread_length_mm")), e.get("grade")))
+                              e.get("thread_length_mm"), role=e.get("role")), e.get("grade")))
         except KeyError as exc:
             raise PosteoInputError(f"report screw {e.get('name', '?')!r}", f"missing field {exc}") from None
     return out

@@ -23,7 +23,7 @@ def screw_entry(screw, check, guidance: dict | None) -> dict:
     """One screw of the report: geometry, clearance results, profile and guidance (``None`` values when the
     guidance could not be computed)."""
     d = check.to_dict(profile=True)
-    out = {"name": screw.name, "implant_id": screw.implant_id, "diameter_mm": float(screw.diameter_mm),
+    out = {"name": screw.name, "role": screw.role, "implant_id": screw.implant_id, "diameter_mm": float(screw.diameter_mm),
            "length_mm": float(screw.length_mm),
            "thread_length_mm": None if screw.thread_length_mm is None else float(screw.thread_length_mm),
            "entry_lps": [float(v) for v in screw.entry_lps], "tip_lps": [float(v) for v in screw.tip_lps]}

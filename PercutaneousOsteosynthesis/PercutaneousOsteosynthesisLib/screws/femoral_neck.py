@@ -9,6 +9,9 @@ Definitions:
 * tip-apex distance (3D form of Baumgaertner's TAD): for each screw, the distance from its tip to the
   femoral head apex = ``head_centre + head_radius * neck_axis`` where ``neck_axis`` points from the neck into
   the head.  The neck axis sign is made to agree with the mean screw direction (entry to tip).
+
+The femoral-neck screws of a plan are those whose role is ``roles.FEMORAL_NECK`` (not found by their names);
+they are grouped by side from their tips (LPS +x is the patient's left).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from ..errors import PosteoInputError
+from .roles import FEMORAL_NECK, with_role
 
 
 def _unit(v, what: str) -> np.ndarray:
@@ -134,3 +138,43 @@ def neck_configuration(screws, head_centre_lps, head_radius_mm: float, neck_axis
     dmax, area = spread(screws, plane_point_lps)
     tad = tip_apex_distances_mm(screws, head_centre_lps, head_radius_mm, neck_axis_lps)
     return NeckConfiguration(max_pairwise_angle_deg(screws), dmax, area, {s.name: d for s, d in zip(screws, tad)})
+
+
+def _midline_x_lps(bone) -> float:
+    if not bone.components:
+        return 0.0
+    return 0.5 * (min(c["bounds_lps"][0][0] for c in bone.components) + max(c["bounds_lps"][1][0] for c in bone.components))
+
+
+def neck_set_metrics(screws, bone) -> list[dict]:
+    """Per side with >= 2 femoral-neck screws (role ``femoral neck``): parallelism, spread and, where the femoral
+    head is found in ``bone``, its sphere and each screw's tip-apex distance (LPS mm)."""
+    from ..bone.femoral_head import locate_femoral_head
+
+    necks = with_role(screws, FEMORAL_NECK)
+    if len(necks) < 2:
+        return []
+    x_mid = _midline_x_lps(bone)
+    out = []
+    for side in ("left", "right"):
+        group = [s for s in necks if (s.tip_lps[0] > x_mid) == (side == "left")]
+        if len(group) < 2:
+            continue
+        names = [s.name for s in group]
+        try:
+            dmax, area = spread(group)
+        except PosteoInputError as exc:
+            out.append({"side": side, "screws": names, "error": str(exc)})
+            continue
+        entry = {"side": side, "screws": names, "max_angle_deg": max_pairwise_angle_deg(group), "max_distance_mm": dmax,
+                 "hull_area_mm2": area}
+        try:
+            head = locate_femoral_head(bone, side)
+            config = neck_configuration(group, head.centre_lps, head.radius_mm, mean_axis_lps(group))
+            entry["femoral_head"] = head.to_dict()
+            entry["tip_apex_distance_mm"] = {k: float(v) for k, v in config.tip_apex_mm.items()}
+        except PosteoInputError as exc:
+            entry["tip_apex_distance_mm"] = None
+            entry["tip_apex_note"] = str(exc)
+        out.append(entry)
+    return out

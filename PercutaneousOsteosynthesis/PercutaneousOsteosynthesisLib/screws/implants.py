@@ -310,12 +310,12 @@ def default_catalog() -> ImplantCatalog:
 
 
 def screw_from_implant(name: str, implant: Implant, entry_lps, tip_lps, snap: bool = True,
-                       catalog: ImplantCatalog | None = None, washer: bool = False) -> Screw:
+                       catalog: ImplantCatalog | None = None, washer: bool = False, role: str | None = None) -> Screw:
     """A :class:`Screw` from ``entry_lps`` along the drawn direction to ``tip_lps`` (LPS mm) with a catalog length.
 
     ``snap=True``: the longest length of the implant's family/diameter/thread (in ``catalog``, default the
     bundled one) that fits between entry and tip; the drawn length must reach the shortest length.
-    ``snap=False``: ``implant`` as given (its tip may end beyond ``tip_lps``).
+    ``snap=False``: ``implant`` as given (its tip may end beyond ``tip_lps``).  ``role``: see :mod:`.roles` (default other).
     """
     entry = np.asarray(entry_lps, float).reshape(-1)
     tip = np.asarray(tip_lps, float).reshape(-1)
@@ -329,4 +329,4 @@ def screw_from_implant(name: str, implant: Implant, entry_lps, tip_lps, snap: bo
         cat = catalog if catalog is not None else default_catalog()
         chosen = cat.snap_length(implant.diameter_mm, implant.thread_code, drawn, family=implant.family)
     new_tip = entry + (tip - entry) / drawn * chosen.length_mm
-    return Screw(name, entry, new_tip, chosen.diameter_mm, chosen.id, chosen.thread_length_mm, washer)
+    return Screw(name, entry, new_tip, chosen.diameter_mm, chosen.id, chosen.thread_length_mm, washer, role=role)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PosteoInputError
+from .roles import OTHER, parse_role
 
 
 def _point(value, what: str, name: str) -> np.ndarray:
@@ -34,9 +35,11 @@ class Screw:
     thread_length_mm: float | None = None
     washer: bool = False
     extra: dict = field(default_factory=dict)
+    role: str = OTHER  # the pathway the screw is planned in (screws.roles)
 
     def __post_init__(self):
         self.name = str(self.name)
+        self.role = parse_role(self.role, f"screw '{self.name}' role")
         self.entry_lps = _point(self.entry_lps, "entry point", self.name)
         self.tip_lps = _point(self.tip_lps, "tip", self.name)
         d = float(self.diameter_mm)
@@ -73,4 +76,5 @@ class Screw:
 
     def with_points(self, entry_lps, tip_lps) -> Screw:
         """A copy of this screw moved to new entry/tip points (LPS)."""
-        return Screw(self.name, entry_lps, tip_lps, self.diameter_mm, self.implant_id, self.thread_length_mm, self.washer, dict(self.extra))
+        return Screw(self.name, entry_lps, tip_lps, self.diameter_mm, self.implant_id, self.thread_length_mm, self.washer,
+                     dict(self.extra), self.role)
