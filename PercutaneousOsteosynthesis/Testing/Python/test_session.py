@@ -259,3 +259,33 @@ def test_probe_plane_follows_the_screw(session, phantom):
     skin_lps = skin * [-1, -1, 1]
     assert np.linalg.norm(np.cross(skin_lps - e, t - e)) / np.linalg.norm(t - e) < 1e-6
     assert (skin_lps - e) @ (t - e) <= 0
+
+
+def test_gui_screw_with_femoral_neck_role_gets_neck_metrics(session, phantom, tmp_path):
+    """Screws placed as in the GUI ("Screw 3", "Screw 4") get the femoral-neck metrics once their role says so;
+    the role survives export and import through Slicer's markups reader."""
+    lm = phantom[1]["landmarks"]
+    h, n = np.array(lm["femoral_head_center_left_lps"]), np.array(lm["neck_axis_left_lps"])
+    up = np.cross(n, np.cross([0, 0, 1.0], n))
+    up /= np.linalg.norm(up)
+    for i, o in ((3, 4 * up), (4, -4 * up)):
+        session.add_screw(f"Screw {i}", h + 55 * n + o, h - 10 * n + o, "CS-7.3-T16-060")
+    assert session.femoral_neck_metrics() == []  # role "other": no neck metrics, whatever the geometry
+    for name in ("Screw 3", "Screw 4"):
+        session.set_role(name, "femoral neck")
+    (m,) = session.femoral_neck_metrics()
+    apex = h - lm["femoral_head_radius_mm"] * n
+    assert m["side"] == "left" and m["screws"] == ["Screw 3", "Screw 4"]
+    for name in m["screws"]:
+        tip = session.screw(name).tip_lps
+        assert m["tip_apex_distance_mm"][name] == pytest.approx(np.linalg.norm(tip - apex), abs=1.2)
+    files = session.export(tmp_path / "out")
+    report = json.loads(files["report"].read_text())
+    assert [s["role"] for s in report["screws"]] == ["femoral neck", "femoral neck"]
+    assert report["femoral_neck"][0]["screws"] == ["Screw 3", "Screw 4"]
+    other = PlanningSession(session.scene, folder_name="reimport")
+    other.set_ct_volume(session.ct)
+    other.set_bone_model(session.bone)
+    assert other.import_plan(files["plan"]) == ["Screw 3", "Screw 4"]
+    assert [other.screw(x).role for x in other.screw_names()] == ["femoral neck", "femoral neck"]
+    other.close()
