@@ -77,6 +77,18 @@ def write_bone_outputs(model: BoneModel, out_dir, scene=None, segmentation: bool
     return paths
 
 
+def show_segments(segmentation_node, visible: dict) -> None:
+    """Show or hide segments of a segmentation node by name (case-insensitive): ``{"cortex": False, ...}``."""
+    display = segmentation_node.GetDisplayNode()
+    if display is None:
+        return
+    segmentation = segmentation_node.GetSegmentation()
+    ids = {segmentation.GetSegment(i).GetName().lower(): i for i in segmentation.GetSegmentIDs()}
+    for name, shown in visible.items():
+        if name.lower() in ids:
+            display.SetSegmentVisibility(ids[name.lower()], bool(shown))
+
+
 def segmentation_node_from_bone_model(model, scene, name: str = "Bone model"):
     """A new ``vtkMRMLSegmentationNode`` in ``scene`` with the bone model's segments (bone, cortex, ...)."""
     register_segmentation_converter_rules()

@@ -62,6 +62,17 @@ class Bundle:
             files["html"] = html
         return {k: Path(v) for k, v in files.items() if Path(v).exists()}
 
+    def export_report(self, folder, progress=None) -> list[Path]:
+        """Only ``report.json`` (and ``report.html`` when available) of the session in ``folder``; returns the paths."""
+        import shutil
+        import tempfile
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="posteo-report-") as tmp:
+            files = self.export(tmp, progress=progress)
+            return [Path(shutil.copyfile(files[k], out / files[k].name)) for k in ("report", "html") if k in files]
+
     def _write_html(self, out: Path, report: dict):
         try:
             from ..report.html_report import write_report
@@ -69,9 +80,10 @@ class Bundle:
             return None
         return write_report(out / "report.html", report=report, bone=self.bone, ct=self.ct)
 
-    def import_plan(self, path) -> list[str]:
-        """Load a plan file (or files/folder) with Slicer's markups reader and rebuild its screws (models, checks);
-        lesions and cement are re-segmented / re-simulated.  Returns the screw names."""
+    def import_plan(self, path, observe: bool = False) -> list[str]:
+        """Load a plan file (or files/folder) with Slicer's markups reader and rebuild its screws (models, checks;
+        observed for live feedback when ``observe``); lesions and cement are re-segmented / re-simulated.  Returns the
+        screw names."""
         from ..plan.markups import load_plan, load_plan_into_scene
         from ..plan.markups_schema import decode_description
 
@@ -108,4 +120,6 @@ class Bundle:
             self.add_lesion(les.name, les.seed_lps, les.pain)
         for inj in plan.cement:
             self.add_cement(inj.name, inj.point_lps, inj.volume_ml)
+        for s in plan.screws if observe else ():
+            self.observe_screw(s.name)
         return [s.name for s in plan.screws]

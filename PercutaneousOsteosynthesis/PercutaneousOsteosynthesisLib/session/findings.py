@@ -60,6 +60,16 @@ class Findings:
             raise PosteoInputError(f"suggestion {index} of screw '{name}'", f"no such suggestion ({len(found)} available)")
         return self.set_screw(name, found[int(index)].screw)
 
+    def show_probe_view(self, name: str, fraction: float) -> None:
+        """Red slice view perpendicular to the screw at ``fraction`` from the skin entry to the tip, Yellow along its
+        axis (the scene's slice nodes, when present)."""
+        normal, transverse, point = self.probe_plane_ras(name, fraction)
+        red, yellow = (self.scene.GetNodeByID(f"vtkMRMLSliceNode{v}") for v in ("Red", "Yellow"))
+        if red is not None:
+            red.SetSliceToRASByNTP(*normal, *transverse, *point, 0)
+        if yellow is not None:
+            yellow.SetSliceToRASByNTP(*np.cross(normal, transverse), *normal, *point, 0)
+
     def probe_plane_ras(self, name: str, fraction: float, from_skin: bool = True):
         """Reslice plane of the probe's-eye view: ``(normal, transverse, point)`` in RAS, the normal along the
         screw (entry to tip), the point ``fraction`` (0..1) of the way from the skin entry (or the screw's entry

@@ -54,13 +54,14 @@ class LesionsAndCement:
         seg_node.AddSegmentFromBinaryLabelmapRepresentation(oriented_labelmap(mask, self.bone.geometry), name, list(colour))
         return segmentation.GetSegmentIdBySegmentName(name)
 
-    def add_lesion(self, name: str, seed_lps, pain: str | None = None) -> dict:
+    def add_lesion(self, name: str | None, seed_lps, pain: str | None = None) -> dict:
         """Segment the lesion at ``seed_lps`` (LPS mm) into a segment of the plan segmentation; returns its metrics
-        with the Mirels score (``pain``: mild / moderate / functional, or None)."""
+        with the Mirels score (``pain``: mild / moderate / functional, or None).  ``name=None``: "Lesion N"."""
         from ..lesions.segmentation import segment_lesion
         from ..plan.model import LesionSeed
 
         self._require_bone()
+        name = self.next_name("Lesion") if name is None else name
         seed = LesionSeed(name, seed_lps, pain)  # validates name, point and pain
         seeds = self._point_list(NodeRole.LESION_SEEDS, LESIONS_NODE_NAME)
         if seed.name in labels(seeds):
@@ -103,13 +104,14 @@ class LesionsAndCement:
         out["screws"] = [screw_relation(self.screw(n), lesion, self.bone) for n in self.screw_names()]
         return out
 
-    def add_cement(self, name: str, point_lps, volume_ml: float) -> dict:
+    def add_cement(self, name: str | None, point_lps, volume_ml: float) -> dict:
         """Simulate ``volume_ml`` mL of cement injected at ``point_lps`` (LPS mm) into a plan segment; returns
-        ``CementResult.to_dict`` (fill of each lesion, leak risk)."""
+        ``CementResult.to_dict`` (fill of each lesion, leak risk).  ``name=None``: "Cement N"."""
         from ..lesions.cement import simulate_cement
         from ..plan.model import CementInjection
 
         self._require_bone()
+        name = self.next_name("Cement") if name is None else name
         inj = CementInjection(name, point_lps, volume_ml)
         points = self._point_list(NodeRole.CEMENT_INJECTIONS, CEMENT_NODE_NAME)
         if inj.name in labels(points):

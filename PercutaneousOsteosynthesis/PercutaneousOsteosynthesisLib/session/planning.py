@@ -81,7 +81,21 @@ class PlanningSession(ScrewSet, Findings, LesionsAndCement, Bundle):
 
     @margin_mm.setter
     def margin_mm(self, value) -> None:
-        self.folder.set_margin(check_margin_mm(value))
+        """A new safety margin (mm) re-grades every screw."""
+        margin = check_margin_mm(value)
+        changed = margin != self.folder.margin_mm
+        self.folder.set_margin(margin)
+        if changed and getattr(self, "bone", None) is not None:
+            for name in self.screw_names():
+                self.update_screw(name)
+
+    def next_name(self, base: str) -> str:
+        """``"<base> N"`` with the smallest N not used by a screw, lesion or cement injection of the session."""
+        used = set(self.screw_names()) | set(self.lesion_names()) | set(self.cement_names())
+        n = 1
+        while f"{base} {n}" in used:
+            n += 1
+        return f"{base} {n}"
 
     @property
     def throttle_ms(self) -> float:

@@ -40,17 +40,17 @@ class ScrewSet:
         """The :class:`screws.screw.Screw` (LPS) of the line node ``name``."""
         return sn.read_screw(self.line_node(name))
 
-    def add_screw(self, name: str, entry_lps, tip_lps, implant_id: str | None = None, diameter_mm: float | None = None,
+    def add_screw(self, name: str | None, entry_lps, tip_lps, implant_id: str | None = None, diameter_mm: float | None = None,
                   line_node=None, role: str | None = None) -> object:
         """A screw from ``entry_lps`` to ``tip_lps`` (LPS mm, kept as given): a line node ("entry", "tip") and a
         model coloured by grade.  ``implant_id``: catalog id (default: the catalog implant nearest to the drawn
-        length at ``diameter_mm``, default 7.3 mm).  ``role``: see ``screws.roles`` (default: implied by the name,
+        length at ``diameter_mm``, default 7.3 mm).  ``name=None``: "Screw N".  ``role``: see ``screws.roles`` (default: implied by the name,
         else other).  ``line_node``: adopt an existing line node (its points are replaced).  Returns the line node."""
         from ..screws.roles import role_from_name
         from ..screws.screw import Screw
 
         self._require_bone()
-        name = str(name)
+        name = self.next_name("Screw") if name is None else str(name)
         if not name:
             raise PosteoInputError("screw name", "must not be empty")
         if name in self.screw_names():
@@ -74,6 +74,15 @@ class ScrewSet:
         sn.link_model(node, model)
         self.update_screw(name)
         return node
+
+    def add_screw_from_line(self, line_node, implant_id: str | None = None, role: str | None = None, observe: bool = True) -> str:
+        """A line placed in the views (entry, tip) becomes the screw "Screw N", observed for live feedback; returns its name."""
+        name = self.next_name("Screw")
+        self.add_screw(name, sn.control_point_lps(line_node, 0), sn.control_point_lps(line_node, 1), implant_id,
+                       line_node=line_node, role=role or None)
+        if observe:
+            self.observe_screw(name)
+        return name
 
     def set_screw(self, name: str, screw) -> dict:
         """Replace the screw ``name`` by ``screw`` (points, implant, role; the name stays) and re-check it."""
@@ -130,6 +139,10 @@ class ScrewSet:
     def grade(self, name: str) -> str:
         """The grade of the last check (node attribute)."""
         return self.line_node(name).GetAttribute(sn.GRADE) or ""
+
+    def stored_check(self, name: str) -> dict | None:
+        """``{"grade", "min_clearance_mm"}`` of the last check (None when unchecked or invalid)."""
+        return sn.read_check(self.line_node(name))
 
     def model_colour(self, name: str) -> tuple:
         return tuple(self.model_node(name).GetDisplayNode().GetColor())

@@ -289,3 +289,29 @@ def test_gui_screw_with_femoral_neck_role_gets_neck_metrics(session, phantom, tm
     assert other.import_plan(files["plan"]) == ["Screw 3", "Screw 4"]
     assert [other.screw(x).role for x in other.screw_names()] == ["femoral neck", "femoral neck"]
     other.close()
+
+
+def test_table_rows_show_the_truth(session, phantom):
+    """The planning tables (shared by the Slicer module and the web planner) show each screw's truth grade, the
+    lesion and the cement, with the names the session gave them."""
+    from PercutaneousOsteosynthesisLib.session import tables
+
+    truth = phantom[1]
+    safe, unsafe = _path(truth, "left femoral neck"), _path(truth, "left supra-acetabular into the hip joint")
+    for p in (safe, unsafe):
+        session.add_screw(None, p["entry_lps"], p["tip_lps"])
+    rows = tables.screw_rows(session)
+    assert [r["cells"][0] for r in rows] == ["Screw 1", "Screw 2"]
+    assert [r["cells"][tables.SCREW_GRADE_COLUMN] for r in rows] == [_truth_grade(safe["min_clearance_mm"]), "breach"]
+    assert rows[1]["colour"] == pytest.approx(GRADE_COLOURS["breach"])
+    assert all(len(r["cells"]) == len(tables.SCREW_COLUMNS) for r in rows)
+    lesion = truth["lesions"][0]
+    session.add_lesion(None, lesion["center_lps"], "moderate")
+    session.add_cement(None, lesion["center_lps"], 2.0)
+    (les,) = tables.lesion_rows(session)
+    assert les["cells"][0] == "Lesion 1" and les["pain"] == "moderate"
+    assert float(les["cells"][1]) == pytest.approx(lesion["volume_ml"], rel=0.15)
+    assert les["cells"][4].startswith("n/a")  # Mirels is for long bones; the phantom's lesions are in the hip bones
+    (cem,) = tables.cement_rows(session)
+    assert cem[0] == "Cement 1" and float(cem[1]) == pytest.approx(2.0, abs=0.05)
+    assert [g[0] for g in tables.guidance_rows(session)] == ["Screw 1", "Screw 2"]

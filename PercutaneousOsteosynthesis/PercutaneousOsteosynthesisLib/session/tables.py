@@ -1,0 +1,72 @@
+"""The rows of the planning tables (screws, lesions, cement, CT guidance) as plain text, GUI-free: the Slicer
+module and the web planner show them, pytest checks them.  Texts come from ``report.format``."""
+
+from __future__ import annotations
+
+from ..errors import PosteoInputError
+from ..palette import grade_rgb
+from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text, number
+from .screw_nodes import INVALID
+
+SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Skin to tip (mm)", "Gantry tilt (deg)")
+SCREW_GRADE_COLUMN = SCREW_COLUMNS.index("Grade")
+LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Pain")
+CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
+GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
+                    "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
+                    "C-arm LAO/RAO (deg)")
+
+
+def screw_rows(session) -> list[dict]:
+    """``{"cells": [...SCREW_COLUMNS], "colour": rgb of the grade}`` per screw (grade of the last check)."""
+    rows = []
+    for name in session.screw_names():
+        screw = session.screw(name)
+        grade = session.grade(name) or INVALID
+        check = session.stored_check(name)
+        try:
+            g = session.guidance(name)
+            depth, tilt = number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"])
+        except PosteoInputError:
+            depth = tilt = ""
+        rows.append({"cells": [name, screw.role, screw.implant_id or "", number(screw.length_mm),
+                               number(check["min_clearance_mm"]) if check else "", grade, depth, tilt],
+                     "colour": grade_rgb(grade)})
+    return rows
+
+
+def lesion_rows(session) -> list[dict]:
+    """``{"cells": [...LESION_COLUMNS but pain], "pain": pain or None}`` per segmented lesion."""
+    rows = []
+    for name in session.lesion_names():
+        if name not in session.lesions:
+            continue
+        info = session.lesion_info(name)
+        rows.append({"cells": [name, number(info["volume_ml"], 2), info["type"], breakthrough_text(info["cortical_breakthrough"]),
+                               mirels_text(info["mirels"])], "pain": info["pain"]})
+    return rows
+
+
+def cement_rows(session) -> list[list[str]]:
+    rows = []
+    for name in session.cement_names():
+        result = session.cement.get(name)
+        if result is not None:
+            rows.append([name, number(result.volume_ml, 2), fill_text(result.lesion_fill_fraction),
+                         leak_text(result.leak_risk, with_reasons=True)])
+    return rows
+
+
+def guidance_rows(session) -> list[list[str]]:
+    rows = []
+    for name in session.screw_names():
+        try:
+            g = session.guidance(name)
+        except PosteoInputError as exc:
+            rows.append([name, str(exc)] + [""] * (len(GUIDANCE_COLUMNS) - 2))
+            continue
+        rows.append([name, ", ".join(number(v) for v in g["skin_entry_lps"]), number(g["skin_to_bone_entry_mm"]),
+                     number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"]), "yes" if g["double_oblique"] else "no",
+                     number(g["inplane_angle_deg"]), number(g["table_position_mm"]), number(g["carm_cranio_caudal_deg"]),
+                     number(g["carm_lao_rao_deg"])])
+    return rows
