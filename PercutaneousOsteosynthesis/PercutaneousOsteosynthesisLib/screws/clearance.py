@@ -4,12 +4,19 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
 
 * clearance(s) = -sdf(axis point) - radius: how far the screw's surface stays inside the bone envelope
   (crossable sacroiliac joints count as bone); negative = the screw's cylinder leaves the bone there;
-* entry zone: from the entry to the first sample with clearance >= 0, at most ``entry_zone_max_mm`` long
-  (the screw's passage through the near cortex); it is left out of the minimum clearance and breach length
-  (when the whole screw lies in the entry zone nothing is left out);
+* bone entry: the first sample whose axis point lies in bone (sdf < 0); the path before it is soft tissue (the
+  screw's head may sit proud of the bone): it is neither breach nor part of the minimum;
+* entry zone: from the bone entry for as long as the clearance keeps rising (the screw moving away from the near
+  cortex it just crossed), but while the clearance is still negative for at most ``entry_zone_max_mm`` beyond the
+  bone entry (a screw grazing a cortex never gets that far); it is left out of the minimum clearance and the breach
+  length.  A breach needs the clearance to fall again after it, so nothing the zone leaves out can hide one.
+  ``entry_zone_mm`` is the axis length left out (soft tissue + near cortex);
 * min clearance (and its ``s``), breach length = axis length outside the entry zone with clearance < 0
   (samples weighted by their spacing), bone fraction = fraction of the samples with sdf < 0;
 * grade: "excellent" (min >= margin), "acceptable" (0 <= min < margin), "breach" (min < 0);
+* perforation: how far the screw's surface lies outside the bone, ``max(0, -min clearance)`` mm, and its grade as
+  in the iliosacral-screw literature (Smith et al. 2006; Gras et al.): 0 none, 1 < 2 mm, 2 from 2 to < 4 mm,
+  3 >= 4 mm (``PERFORATION_GRADE_LIMITS_MM``);
 * tip protrusion = max(0, sdf(tip)), how far the tip lies outside the bone;
   tip in joint = the tip lies in a crossable joint (label 4), or outside bone with bone again ahead of it
   along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
@@ -30,6 +37,7 @@ from .pairs import metal_clearance, pairwise_gaps
 from .screw import Screw
 
 GRADES = ("excellent", "acceptable", "breach")
+PERFORATION_GRADE_LIMITS_MM = (2.0, 4.0)  # grade 1 below the first, 2 below the second, 3 beyond
 
 
 @dataclass
@@ -55,10 +63,19 @@ class ScrewCheck:
     def ok(self) -> bool:
         return self.grade != "breach"
 
+    @property
+    def perforation_mm(self) -> float:
+        return max(0.0, -float(self.min_clearance_mm))
+
+    @property
+    def perforation_grade(self) -> int:
+        return perforation_grade(self.min_clearance_mm)
+
     def to_dict(self, profile: bool = True) -> dict:
         out = {"name": self.name, "min_clearance_mm": float(self.min_clearance_mm),
                "min_clearance_at_mm": float(self.min_clearance_at_mm), "breach_length_mm": float(self.breach_length_mm),
-               "bone_fraction": float(self.bone_fraction), "grade": self.grade, "entry_zone_mm": float(self.entry_zone_mm),
+               "bone_fraction": float(self.bone_fraction), "grade": self.grade, "perforation_mm": self.perforation_mm,
+               "perforation_grade": self.perforation_grade, "entry_zone_mm": float(self.entry_zone_mm),
                "tip_protrusion_mm": float(self.tip_protrusion_mm), "tip_in_joint": bool(self.tip_in_joint),
                "joints_crossed": int(self.joints_crossed), "margin_mm": float(self.margin_mm),
                "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
@@ -69,6 +86,14 @@ class ScrewCheck:
         return out
 
 
+def perforation_grade(min_clearance_mm: float) -> int:
+    """0 (the screw stays in bone), 1 (< 2 mm out), 2 (2 to < 4 mm out), 3 (>= 4 mm out); see module doc."""
+    out = -float(min_clearance_mm)
+    if out <= 0:
+        return 0
+    return 1 + sum(out >= limit for limit in PERFORATION_GRADE_LIMITS_MM)
+
+
 def grade_of(min_clearance_mm: float, margin_mm: float) -> str:
     if min_clearance_mm >= margin_mm:
         return "excellent"
@@ -77,20 +102,38 @@ def grade_of(min_clearance_mm: float, margin_mm: float) -> str:
     return "breach"
 
 
-def summarize_profile(s: np.ndarray, clearance: np.ndarray, entry_zone_max_mm: float = 10.0) -> tuple[float, float, float, float]:
+RISE_TOL_MM = 1e-4  # a step smaller than this is no longer "rising"
+
+
+def entry_zone_start(s: np.ndarray, clearance: np.ndarray, radius_mm: float | None, entry_zone_max_mm: float = 10.0) -> np.ndarray:
+    """Index of the first sample that counts (see module doc) for each row of ``clearance`` (n samples, or
+    (m, n) for m candidate screws), at axis positions ``s`` (mm).  ``radius_mm=None``: the axis starts in bone."""
+    c = np.atleast_2d(np.asarray(clearance, float))
+    m, n = c.shape
+    inside = c > (-np.inf if radius_mm is None else -float(radius_mm))
+    has = inside.any(axis=1)
+    b = np.where(has, np.argmax(inside, axis=1), n)
+    if n < 2:
+        return np.zeros(m, int) if np.ndim(clearance) > 1 else 0
+    stops = (np.diff(c, axis=1) <= RISE_TOL_MM) & (np.arange(n - 1)[None, :] >= b[:, None])
+    end = np.where(stops.any(axis=1), np.argmax(stops, axis=1), n - 1)
+    bb = np.minimum(b, n - 1)
+    cap = np.minimum(np.searchsorted(s, s[bb] + float(entry_zone_max_mm), side="right"), n - 1)
+    capped = c[np.arange(m), cap] < 0
+    end = np.where(capped & (end > cap), cap, end)
+    start = np.where(has, end, 0)
+    return start if np.ndim(clearance) > 1 else int(start[0])
+
+
+def summarize_profile(s: np.ndarray, clearance: np.ndarray, entry_zone_max_mm: float = 10.0,
+                      radius_mm: float | None = None) -> tuple[float, float, float, float]:
     """(min clearance, its s, breach length, entry zone length) of a clearance profile (see module doc)."""
-    ok = clearance >= 0.0
-    first = int(np.argmax(ok)) if ok.any() else len(s)
-    zone = float(s[first]) if first < len(s) else float(s[-1])
-    zone = min(zone, float(entry_zone_max_mm))
-    start = int(np.searchsorted(s, zone, side="left"))
-    if start >= len(s):
-        start = 0
+    start = entry_zone_start(s, clearance, radius_mm, entry_zone_max_mm)
     c = clearance[start:]
     i = int(np.argmin(c))
     weights = _sample_lengths(s)[start:]
     breach = float(weights[c < 0].sum())
-    return float(c[i]), float(s[start + i]), breach, zone if start > 0 else 0.0
+    return float(c[i]), float(s[start + i]), breach, float(s[start])
 
 
 def _sample_lengths(s: np.ndarray) -> np.ndarray:
@@ -135,7 +178,7 @@ def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: 
     if _outside_grid(ijk, samp) and not bone.ct_geometry.contains_lps(pts).any():
         raise PosteoInputError(f"screw '{screw.name}'", "lies entirely outside the CT image")
     clearance = -sdf - screw.radius_mm
-    cmin, at, breach, zone = summarize_profile(s, clearance, entry_zone_max_mm)
+    cmin, at, breach, zone = summarize_profile(s, clearance, entry_zone_max_mm, screw.radius_mm)
     labels = _labels_from_index(bone, ijk)
     joint = labels == JOINT
     runs = int(joint[0]) + int(np.count_nonzero(joint[1:] & ~joint[:-1]))

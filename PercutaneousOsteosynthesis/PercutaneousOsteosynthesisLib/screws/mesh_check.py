@@ -60,7 +60,7 @@ def exact_min_clearance(screw: Screw, surface_polydata_lps, inside_test, margin_
     d = dist(pts)
     signed = np.where(np.asarray(inside_test(pts), bool), -d, d)
     clearance = -signed - screw.radius_mm
-    cmin, at, breach, _ = summarize_profile(s, clearance, entry_zone_max_mm)
+    cmin, at, breach, _ = summarize_profile(s, clearance, entry_zone_max_mm, screw.radius_mm)
     return ExactClearance(cmin, at, breach, grade_of(cmin, margin_mm), s, clearance)
 
 

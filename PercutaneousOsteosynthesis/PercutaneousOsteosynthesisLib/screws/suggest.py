@@ -21,7 +21,7 @@ import numpy as np
 
 from ..bone.model import BoneModel
 from ..errors import PosteoInputError
-from .clearance import ScrewCheck, check_screw, validate_screw
+from .clearance import ScrewCheck, check_screw, entry_zone_start, validate_screw
 from .implants import default_catalog
 from .model import _perpendicular_frame
 from .screw import Screw
@@ -72,10 +72,7 @@ def candidate_min_clearance(bone: BoneModel, entries: np.ndarray, dirs: np.ndarr
     excluded (+inf there): element [c, n] is the candidate's minimum clearance for a screw of length s[n]."""
     pts = entries[:, None, :] + s[None, :, None] * dirs[:, None, :]
     clear = -bone.signed_distance_lps(pts.reshape(-1, 3)).reshape(len(entries), len(s)) - radius_mm
-    ok = clear >= 0
-    first = np.where(ok.any(axis=1), np.argmax(ok, axis=1), len(s))
-    zone_idx = int(np.searchsorted(s, entry_zone_max_mm, side="left"))
-    start = np.minimum(first, zone_idx)
+    start = entry_zone_start(s, clear, radius_mm, entry_zone_max_mm)
     masked = np.where(np.arange(len(s))[None, :] < start[:, None], np.inf, clear)
     return np.minimum.accumulate(masked, axis=1)
 

@@ -54,7 +54,7 @@ def test_plan_with_lesions_and_cement(phantom_1mm, tmp_path, capsys):
     voxel_ml = 1e-3  # 1 mm voxels
     for c, v in (("cement contained", 2.5), ("cement broken", 3.0)):
         assert abs(cem[c]["volume_ml"] - v) <= voxel_ml * v
-    assert "leak risk: YES" in text
+    assert "leak risk: AT RISK" in text
     # the bundle: Slicer's segmentation reader sees bone, lesions and cement; the plan file rebuilds the plan
     segs = read_segmentation(out / "plan.seg.nrrd")
     assert {"bone", "cortex", "contained", "broken", "cement contained", "cement broken"} <= set(segs)
