@@ -15,7 +15,7 @@ def print_lesion_tables(report: dict):
 
 
 def print_screw_table(report: dict):
-    cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7}  grade"
+    cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7} {'perf':>4}  grade"
     print(cols)
     print("-" * len(cols))
     for s in report["screws"]:
@@ -27,7 +27,7 @@ def print_screw_table(report: dict):
         if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
             flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
         print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "
-              f"{s['min_clearance_at_mm']:6.1f} {s['breach_length_mm']:7.1f} {s['tip_protrusion_mm']:7.1f}  {s['grade']}"
+              f"{s['min_clearance_at_mm']:6.1f} {s['breach_length_mm']:7.1f} {s['tip_protrusion_mm']:7.1f} {s.get('perforation_grade', '-')!s:>4}  {s['grade']}"
               + (f" ({', '.join(flags)})" if flags else ""))
     for p in report["pairs"]:
         print(f"gap {p['a']} / {p['b']}: {p['min_gap_mm']:.1f} mm")

@@ -15,6 +15,13 @@ def number(value, digits: int = 1, unit: str = "") -> str:
     return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
 
 
+def perforation_text(grade, perforation_mm=None) -> str:
+    """Perforation grade (0-3) with the depth out of bone: ``2 (2.7 mm)``; ``0`` when the screw stays in bone."""
+    if grade is None:
+        return NONE_TEXT
+    return f"{int(grade)}" + (f" ({perforation_mm:.1f} mm)" if grade and perforation_mm is not None else "")
+
+
 def mirels_text(mirels) -> str:
     """``9 (impending fracture: prophylactic fixation)``, or why no score: ``n/a: <reason>``."""
     if mirels is None:

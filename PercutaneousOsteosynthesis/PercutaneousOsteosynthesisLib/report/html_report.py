@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_text_atomic
 from ..palette import BREACH_ROW_RGB, GRADE_RGB, GRADE_TEXT_RGB, hex_colour
-from .format import breakthrough_text, fill_text, leak_reasons_text, leak_text, mirels_text
+from .format import breakthrough_text, fill_text, leak_reasons_text, leak_text, mirels_text, perforation_text
 
 GRADE_STYLE = {g: f"background:{hex_colour(rgb)};color:{hex_colour(GRADE_TEXT_RGB[g])}" for g, rgb in GRADE_RGB.items()}
 BREACH_ROW_STYLE = f"background:{hex_colour(BREACH_ROW_RGB)}"
@@ -144,6 +144,7 @@ th{background:#e8e8ee} td.num{text-align:right}
 """
 
 SCREW_COLUMNS = ("Screw", "Implant", "Ø (mm)", "Length (mm)", "Min clearance (mm) [at s]", "Breach length (mm)", "Grade",
+                 "Perforation grade (depth out)",
                  "Tip protrusion (mm)", "Joints crossed", "Metal clearance (mm)", "Anchorage beyond lesion (mm)",
                  "Skin entry (LPS)", "Depth skin→bone / skin→tip (mm)", "Gantry tilt (°)", "In-plane angle (°)",
                  "Table position (mm) [slice]", "C-arm cranio-caudal / LAO-RAO (°)")
@@ -155,7 +156,8 @@ def _screw_row(e: dict) -> str:
     cells = [
         _e(e.get("name")), _e(e.get("implant_id") or "—"), _num(e.get("diameter_mm")), _num(e.get("length_mm")),
         f"{_num(e.get('min_clearance_mm'), 2)} [{_num(e.get('min_clearance_at_mm'))}]", _num(e.get("breach_length_mm")),
-        None, _num(e.get("tip_protrusion_mm")), _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
+        None, _e(perforation_text(e.get("perforation_grade"), e.get("perforation_mm"))), _num(e.get("tip_protrusion_mm")),
+        _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
         _num(e.get("anchorage_beyond_lesion_mm")), _vec(e.get("skin_entry_lps")),
         f"{_num(e.get('skin_to_bone_entry_mm'))} / {_num(e.get('skin_to_tip_mm'))}",
         _num(e.get("gantry_tilt_deg")) + (" (double oblique)" if e.get("double_oblique") else ""),

@@ -10,7 +10,7 @@ from fpdf import FPDF
 
 from ..fileio.atomic import atomic_path
 from ..palette import GRADE_RGB, rgb255
-from .format import breakthrough_text, leak_reasons_text, leak_text, mirels_text
+from .format import breakthrough_text, leak_reasons_text, leak_text, mirels_text, perforation_text
 
 REPLACE = {"—": "-", "Ø": "diam.", "°": " deg", "→": "->", "≥": ">=", "≤": "<=", "⚠": "!", "’": "'"}
 
@@ -74,19 +74,19 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
         pdf.ln()
     pdf.ln(3)
     screws = report.get("screws", [])
-    head = ("Screw", "Implant", "Len", "Min clear. [at]", "Breach", "Grade", "Anchorage", "Skin entry (LPS)", "Depth bone/tip",
+    head = ("Screw", "Implant", "Len", "Min clear. [at]", "Breach", "Grade", "Perf.", "Anchorage", "Skin entry (LPS)", "Depth bone/tip",
             "Gantry", "In-plane", "Table [slice]", "C-arm CC/LAO")
     rows = []
     for e in screws:
         se = e.get("skin_entry_lps")
         rows.append((e.get("name"), e.get("implant_id"), _f(e.get("length_mm")),
                      f"{_f(e.get('min_clearance_mm'), 2)} [{_f(e.get('min_clearance_at_mm'))}]", _f(e.get("breach_length_mm")),
-                     e.get("grade"), _f(e.get("anchorage_beyond_lesion_mm")),
+                     e.get("grade"), perforation_text(e.get("perforation_grade")), _f(e.get("anchorage_beyond_lesion_mm")),
                      "-" if se is None else "(" + ", ".join(_f(x) for x in se) + ")",
                      f"{_f(e.get('skin_to_bone_entry_mm'))}/{_f(e.get('skin_to_tip_mm'))}", _f(e.get("gantry_tilt_deg")),
                      _f(e.get("inplane_angle_deg")), f"{_f(e.get('table_position_mm'))} [{e.get('table_slice_index', '-')}]",
                      f"{_f(e.get('carm_cranio_caudal_deg'))}/{_f(e.get('carm_lao_rao_deg'))}"))
-    widths = (46, 22, 10, 22, 12, 17, 16, 36, 20, 13, 14, 24, 22)
+    widths = (44, 22, 10, 22, 12, 17, 9, 14, 34, 20, 13, 14, 24, 22)
     _table(pdf, head, rows, widths, lambda n, c: (rgb255(GRADE_RGB[screws[n]["grade"]]) if screws[n].get("grade") in GRADE_RGB else None) if c == 5 else None)
     if report.get("lesions"):
         pdf.ln(3)

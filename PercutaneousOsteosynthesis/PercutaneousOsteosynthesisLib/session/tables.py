@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from ..errors import PosteoInputError
 from ..palette import grade_rgb
-from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text, number
+from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text, number, perforation_text
+from ..screws.clearance import perforation_grade
 from .screw_nodes import INVALID
 
-SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Skin to tip (mm)", "Gantry tilt (deg)")
+SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Perforation", "Skin to tip (mm)",
+                 "Gantry tilt (deg)")
 SCREW_GRADE_COLUMN = SCREW_COLUMNS.index("Grade")
 LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Pain")
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
@@ -30,7 +32,9 @@ def screw_rows(session) -> list[dict]:
         except PosteoInputError:
             depth = tilt = ""
         rows.append({"cells": [name, screw.role, screw.implant_id or "", number(screw.length_mm),
-                               number(check["min_clearance_mm"]) if check else "", grade, depth, tilt],
+                               number(check["min_clearance_mm"]) if check else "", grade,
+                               perforation_text(perforation_grade(check["min_clearance_mm"]), max(0.0, -check["min_clearance_mm"]))
+                               if check else "", depth, tilt],
                      "colour": grade_rgb(grade)})
     return rows
 
