@@ -83,7 +83,8 @@ def cmd_plan(args) -> int:
     screws = [parse_screw_arg(t) for t in args.screw]
     lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
     cement = [parse_cement_arg(t) for t in args.cement or []]
-    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement))
+    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement,
+                                      patient_position=args.patient_position))
 
 
 def _write_html_report(out: Path, report: dict):

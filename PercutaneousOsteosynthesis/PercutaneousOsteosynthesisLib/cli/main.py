@@ -12,6 +12,7 @@ import time
 
 from .. import __version__
 from ..errors import PosteoInputError
+from ..screws.guidance import PATIENT_POSITIONS
 from ..screws.roles import ROLES
 from .args import SCREW_FORMAT
 from .commands import cmd_bone, cmd_check, cmd_demo, cmd_phantom, cmd_plan, cmd_report
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
     p.add_argument("--exact", action="store_true", help="confirm every screw's clearance on the bone surface mesh too")
     p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
+    p.add_argument("--patient-position", choices=PATIENT_POSITIONS, default="supine",
+                   help="the patient on the CT table (sets the gantry tilt axis; lateral-left = left side down)")
     p.add_argument("--lesion-seed", action="append", metavar="NAME:X,Y,Z[:PAIN]",
                    help="a point inside a lytic lesion (LPS mm); optional pain mild|moderate|functional; repeatable")
     p.add_argument("--cement", action="append", metavar="NAME:X,Y,Z:VOLUME_ML",

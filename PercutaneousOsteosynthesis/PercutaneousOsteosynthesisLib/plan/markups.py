@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_json_atomic
+from ..screws.guidance import check_patient_position
 from ..screws.roles import parse_role, role_from_name
 from ..screws.screw import Screw
 from .markups_schema import (
@@ -81,7 +82,8 @@ def plan_to_markups_json(plan: Plan, results: dict | None = None) -> dict:
     """The markups JSON document (a dict) of ``plan``; ``results`` {screw name: {grade, min_clearance_mm}}."""
     results = plan.results if results is None else results
     markups = [_markup("Fiducial", plan.name, [_point(PLAN_POINT_LABEL, encode_description(
-        {"kind": "plan", "name": plan.name, "margin": float(plan.margin_mm), "ct": plan.ct_source or None}))], locked=True)]
+        {"kind": "plan", "name": plan.name, "margin": float(plan.margin_mm), "ct": plan.ct_source or None,
+         "position": plan.patient_position}))], locked=True)]
     markups += [_screw_markup(i, s, results.get(s.name)) for i, s in enumerate(plan.screws)]
     if plan.lesions:
         markups.append(_markup("Fiducial", LESIONS_NODE_NAME, [
@@ -270,7 +272,13 @@ class _Collector:
         margin = number(f, "margin", path)
         if margin is not None and margin < 0:
             raise PosteoInputError(path, f"{where}: margin must be >= 0 mm, got {margin}")
-        info = {"name": f.get("name", "plan"), "margin_mm": 1.0 if margin is None else margin, "ct_source": f.get("ct", "")}
+        position = f.get("position", "supine")  # plans written before the field: supine
+        try:
+            check_patient_position(position)
+        except PosteoInputError as exc:
+            raise PosteoInputError(path, f"{where}: {exc.source}: {exc.problem}") from None
+        info = {"name": f.get("name", "plan"), "margin_mm": 1.0 if margin is None else margin, "ct_source": f.get("ct", ""),
+                "patient_position": position}
         if self.info is None:
             self.info = info
         elif info != self.info:
@@ -278,7 +286,7 @@ class _Collector:
                           stacklevel=4)
 
     def plan(self, default_name: str) -> Plan:
-        info = self.info or {"name": default_name, "margin_mm": 1.0, "ct_source": ""}
+        info = self.info or {"name": default_name, "margin_mm": 1.0, "ct_source": "", "patient_position": "supine"}
         screws, results, seen = [], {}, set()
         for _, s, result in sorted(self.screws, key=lambda t: t[0]):
             name = s.name
@@ -295,7 +303,7 @@ class _Collector:
                 results[name] = result
         lesions = [x for _, x in sorted(self.lesions, key=lambda t: t[0])]
         cement = [x for _, x in sorted(self.cement, key=lambda t: t[0])]
-        return Plan(info["name"], screws, lesions, cement, info["margin_mm"], info["ct_source"], results)
+        return Plan(info["name"], screws, lesions, cement, info["margin_mm"], info["ct_source"], results, info["patient_position"])
 
 
 def load_plan(path, catalog=None) -> Plan:

@@ -60,6 +60,12 @@ class Plan:
     ct_source: str = ""
     # results of the last check, by screw name (grade, min_clearance_mm, ...): informative, recomputed on load
     results: dict = field(default_factory=dict)
+    patient_position: str = "supine"  # on the CT table during the procedure: decides the gantry tilt axis
+
+    def __post_init__(self):
+        from ..screws.guidance import check_patient_position
+
+        self.patient_position = check_patient_position(self.patient_position)
 
     def screw(self, name: str) -> Screw:
         for s in self.screws:

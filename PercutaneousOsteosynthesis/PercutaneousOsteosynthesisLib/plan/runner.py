@@ -77,14 +77,14 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     entries, warnings = [], []
     for s, c in zip(plan.screws, checks):
         try:
-            g = compute_guidance(s, ct).to_dict()
+            g = compute_guidance(s, ct, patient_position=plan.patient_position).to_dict()
         except PosteoInputError as exc:
             g = None
             warnings.append(f"screw '{s.name}': no guidance ({exc.problem})")
         entries.append(screw_entry(s, c, g))
     if exact:
         _confirm_exact(plan.screws, bone, margin, entries, warnings)
-    extra = {"plan": plan.name, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings}
+    extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings}
     if suggest:
         from ..screws.suggest import suggest_trajectories
 

@@ -26,7 +26,7 @@ class Bundle:
                 results[node.GetAttribute(sn.SCREW_NAME)] = check
         lesions, cement = self._seeds_and_injections()
         return Plan(self.name, screws, lesions, cement, self.margin_mm, str(self.ct.source) if self.ct is not None else "",
-                    results)
+                    results, self.patient_position)
 
     def export(self, out_dir, progress=None) -> dict:
         """Write the plan bundle to ``out_dir`` as ``plan.runner.run_plan`` does (``plan.mrk.json``, ``report.json``,
@@ -103,6 +103,7 @@ class Bundle:
             by_name[(fields or {}).get("name", n.GetName())] = n
         used = set()
         self.margin_mm = plan.margin_mm
+        self.patient_position = plan.patient_position
         for s in plan.screws:
             node = by_name.get(s.name)
             if node is None or id(node) in used:

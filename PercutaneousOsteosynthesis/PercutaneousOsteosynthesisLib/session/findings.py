@@ -42,7 +42,7 @@ class Findings:
         from ..screws.guidance import compute_guidance
 
         self._require_ct()
-        return compute_guidance(self.screw(name), self.ct).to_dict()
+        return compute_guidance(self.screw(name), self.ct, patient_position=self.patient_position).to_dict()
 
     def suggest(self, name: str, n_best: int = 5, **kwargs) -> list[dict]:
         """Safer trajectories near the screw (``suggest.suggest_trajectories``), best first, as dicts (LPS)."""

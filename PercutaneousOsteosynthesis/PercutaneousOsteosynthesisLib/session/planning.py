@@ -37,6 +37,7 @@ class PlanningSession(ScrewSet, Findings, LesionsAndCement, Bundle):
         self.scene = scene
         self.name = str(name)
         self.folder = SessionFolder(scene, folder_name, folder_item_id)
+        self.patient_position = "supine"  # on the CT table (screws.guidance.PATIENT_POSITIONS)
         self.live = LiveUpdates(self._live_update)
         self._catalog = catalog
         self._reset()

@@ -78,13 +78,15 @@ def test_skin_and_depths(case):
     assert math.hypot(g.skin_entry_lps[0], g.skin_entry_lps[1]) == pytest.approx(R_BODY, abs=0.5)
     assert g.skin_to_bone_entry_mm == pytest.approx(t, abs=0.5)
     assert g.skin_to_tip_mm == pytest.approx(t + LENGTH, abs=0.5)
-    assert g.table_position_mm == pytest.approx(skin[2], abs=0.5)
-    ijk = ct.geometry.lps_to_ijk(g.skin_entry_lps)
+    # the scan plane through the skin (it contains L-R and is tilted by TILT) meets the isocentre line x = y = 0
+    iso_z = skin[2] - skin[1] * math.tan(math.radians(TILT))
+    assert g.table_position_mm == pytest.approx(iso_z, abs=0.5)
+    ijk = ct.geometry.lps_to_ijk([0.0, 0.0, g.table_position_mm])
     assert abs(g.table_slice_index - ijk[2]) <= 0.5
     if name == "identity":
-        assert g.table_slice_index == round((g.skin_entry_lps[2] + SP * (N - 1) / 2) / SP)
+        assert g.table_slice_index == round((g.table_position_mm + SP * (N - 1) / 2) / SP)
     if name == "flipped_yz":
-        assert g.table_slice_index == round((SP * (N - 1) / 2 - g.skin_entry_lps[2]) / SP)
+        assert g.table_slice_index == round((SP * (N - 1) / 2 - g.table_position_mm) / SP)
 
 
 def test_angles(case):
@@ -100,7 +102,8 @@ def test_angles(case):
     assert np.linalg.norm(np.cross(beam, U)) < 1e-9 and beam[1] <= 0
     d = g.to_dict()
     assert set(d) == {"skin_entry_lps", "skin_to_bone_entry_mm", "skin_to_tip_mm", "gantry_tilt_deg", "double_oblique",
-                      "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg"}
+                      "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg",
+                      "patient_position"}
 
 
 def test_grids_agree():
@@ -113,10 +116,10 @@ def test_grids_agree():
 
 @pytest.mark.parametrize("u, tilt, inplane", [
     ((0, 1, 0), 0.0, 0.0),                       # straight anterior to posterior
-    ((0, -1, 0), 0.0, 0.0),                      # straight posterior to anterior
+    ((0, -1, 0), 0.0, 180.0),                    # straight posterior to anterior: upward for a supine patient
     ((-1, 0, 0), 0.0, -90.0),                    # horizontal, tip toward patient right
-    ((0, 1, 1), 45.0, 0.0),                      # tip cranial and posterior
-    ((0, -1, -1), -45.0, 0.0),                   # tip caudal and anterior
+    ((0, 1, 1), 45.0, 0.0),                      # tip cranial and posterior: the plane's table side cranial
+    ((0, -1, -1), 45.0, 180.0),                  # the same line drawn the other way: the same plane and tilt
     ((1, 0, 1), 90.0, 45.0),                     # coronal oblique: needs 90 deg tilt
 ])
 def test_angle_conventions(u, tilt, inplane):
@@ -148,3 +151,52 @@ def test_errors():
         compute_guidance(Screw("s", [500, 0, 0], [520, 0, 0], 7.0), ct)
     with pytest.raises(PosteoInputError, match="border"):
         compute_guidance(SCREW, _ct(DIRECTIONS["identity"], body_everywhere=True))
+
+
+@pytest.mark.parametrize("position", ["supine", "prone", "lateral-left", "lateral-right"])
+def test_tilt_is_a_property_of_the_line_and_mirrors_flip_it(position):
+    from PercutaneousOsteosynthesisLib.screws.guidance import gantry_tilt_deg
+
+    rng = np.random.default_rng(5)
+    for u in rng.normal(size=(50, 3)):
+        assert gantry_tilt_deg(u, position) == pytest.approx(gantry_tilt_deg(-u, position), abs=1e-9)  # both ways
+        mirrored = u * [1, 1, -1]  # reflected through an axial plane
+        assert gantry_tilt_deg(mirrored, position) == pytest.approx(-gantry_tilt_deg(u, position), abs=1e-9)
+
+
+def test_patient_position_changes_the_tilt_axis():
+    from PercutaneousOsteosynthesisLib.screws.guidance import gantry_tilt_deg, inplane_angle_deg
+
+    u = np.array([0.0, 1.0, 1.0])  # posterior and cranial (the table side of the plane is cranial when supine)
+    assert gantry_tilt_deg(u, "supine") == pytest.approx(45.0) and gantry_tilt_deg(u, "prone") == pytest.approx(-45.0)
+    assert inplane_angle_deg(u, "supine") == pytest.approx(0.0) and inplane_angle_deg(-u, "prone") == pytest.approx(0.0)
+    # on the side the gantry tilts about the patient's A-P axis: a screw in a coronal plane needs no double oblique
+    assert abs(gantry_tilt_deg([1.0, 0.0, 1.0], "lateral-right")) == pytest.approx(45.0)
+    assert gantry_tilt_deg([1.0, 0.0, 1.0], "supine") == pytest.approx(90.0)
+    with pytest.raises(PosteoInputError, match="patient position"):
+        gantry_tilt_deg(u, "standing")
+
+
+def test_patient_position_is_kept_in_the_plan_file(tmp_path):
+    import json
+
+    from PercutaneousOsteosynthesisLib.plan.markups import load_plan, plan_to_markups_json, save_plan
+    from PercutaneousOsteosynthesisLib.plan.model import Plan
+
+    plan = Plan("p", [Screw("s", [0, 0, 0], [0, 0, 50], 7.3)], patient_position="prone")
+    assert load_plan(save_plan(plan, tmp_path / "p.mrk.json")).patient_position == "prone"
+    doc = plan_to_markups_json(plan)
+    for m in doc["markups"]:
+        for cp in m["controlPoints"]:
+            cp["description"] = cp["description"].replace(";position=prone", "")  # a plan from before the field
+    (tmp_path / "old.mrk.json").write_text(json.dumps(doc))
+    assert load_plan(tmp_path / "old.mrk.json").patient_position == "supine"
+    for m in doc["markups"]:
+        for cp in m["controlPoints"]:
+            if "kind=plan" in cp["description"]:
+                cp["description"] += ";position=standing"
+    (tmp_path / "bad.mrk.json").write_text(json.dumps(doc))
+    with pytest.raises(PosteoInputError, match="bad.mrk.json.*patient position"):
+        load_plan(tmp_path / "bad.mrk.json")
+    with pytest.raises(PosteoInputError, match="patient position"):
+        Plan("p", patient_position="sitting")
