@@ -82,3 +82,38 @@ def locate_femoral_head(bone, side: str) -> FemoralHead:
         raise PosteoInputError(f"{side} femoral head", "too few surface points around the deepest point of the femur")
     centre, radius, rms = _ransac_sphere(surface, tolerance_mm=max(1.0, float(max(bone.geometry.spacing))))
     return FemoralHead(side, centre, radius + 0.5 * float(min(bone.geometry.spacing)), rms)
+
+
+NECK_SHELL_MM = (3.0, 18.0)  # the neck: femur voxels this far outside the head sphere
+
+
+def neck_axis_lps(bone, head: FemoralHead) -> np.ndarray:
+    """Unit vector (LPS) of the anatomical femoral-neck axis, from the head centre toward the neck: the direction to
+    the centroid of the neck's cross-section in a shell just outside the head sphere. The shell also cuts the
+    acetabular rim across the joint space; the neck is the piece lowest along the patient's superior (LPS z) axis."""
+    from scipy import ndimage
+
+    g = bone.geometry
+    c, r = np.asarray(head.centre_lps, float), float(head.radius_mm)
+    reach = r + NECK_SHELL_MM[1] + 2.0 * max(g.spacing)
+    corners = np.array([[c[0] + sx * reach, c[1] + sy * reach, c[2] + sz * reach] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+    ijk = g.lps_to_ijk(corners)
+    lo = np.clip(np.floor(ijk.min(axis=0)).astype(int), 0, np.array(g.size) - 1)
+    hi = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 1, 1, np.array(g.size))
+    box = tuple(slice(lo[a], hi[a]) for a in (2, 1, 0))
+    kji = np.argwhere(bone.sdf[box] < 0)
+    pts = g.ijk_to_lps((kji + [lo[2], lo[1], lo[0]])[:, ::-1].astype(float))
+    dist = np.linalg.norm(pts - c, axis=1)
+    in_shell = (dist > r + NECK_SHELL_MM[0]) & (dist < r + NECK_SHELL_MM[1])
+    shell_mask = np.zeros(bone.sdf[box].shape, bool)
+    shell_mask[tuple(kji[in_shell].T)] = True
+    labels, count = ndimage.label(shell_mask)
+    pieces = [pts[in_shell][labels[tuple(kji[in_shell].T)] == k] for k in range(1, count + 1)]
+    pieces = [p for p in pieces if len(p) * g.voxel_volume_mm3 >= 200.0]
+    if not pieces:
+        raise PosteoInputError(f"{head.side} femoral neck", "too little bone next to the femoral head to find the neck axis")
+    # the shell cuts the neck and, across the joint space, the acetabular rim; the neck is the piece that descends
+    # toward the shaft (lowest centroid in the patient's superior axis)
+    neck = min(pieces, key=lambda p: float(p[:, 2].mean()))
+    axis = neck.mean(axis=0) - c
+    return axis / np.linalg.norm(axis)

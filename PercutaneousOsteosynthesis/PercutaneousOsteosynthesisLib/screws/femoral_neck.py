@@ -12,6 +12,13 @@ Definitions:
 
 The femoral-neck screws of a plan are those whose role is ``roles.FEMORAL_NECK`` (not found by their names);
 they are grouped by side from their tips (LPS +x is the patient's left).
+
+In a plan (:func:`neck_set_metrics`) the apex lies on the anatomical neck axis found in the bone model
+(``bone.femoral_head.neck_axis_lps``), not on the screws' own axis, so a set tilted off the neck reads a larger
+TAD.  Baumgaertner's TAD is the sum of the tip-apex distances seen on an AP view (beam along the patient's
+antero-posterior axis: the x-z plane) and on a cross-table lateral view (a horizontal beam perpendicular to the
+neck axis: the plane of the neck axis's horizontal part and the vertical); the 3D distance is given too.  The
+tip-to-subchondral distance is the head radius minus the tip's distance from the head centre.
 """
 
 from __future__ import annotations
@@ -149,7 +156,7 @@ def _midline_x_lps(bone) -> float:
 def neck_set_metrics(screws, bone) -> list[dict]:
     """Per side with >= 2 femoral-neck screws (role ``femoral neck``): parallelism, spread and, where the femoral
     head is found in ``bone``, its sphere and each screw's tip-apex distance (LPS mm)."""
-    from ..bone.femoral_head import locate_femoral_head
+    from ..bone.femoral_head import locate_femoral_head, neck_axis_lps
 
     necks = with_role(screws, FEMORAL_NECK)
     if len(necks) < 2:
@@ -170,11 +177,53 @@ def neck_set_metrics(screws, bone) -> list[dict]:
                  "hull_area_mm2": area}
         try:
             head = locate_femoral_head(bone, side)
-            config = neck_configuration(group, head.centre_lps, head.radius_mm, mean_axis_lps(group))
-            entry["femoral_head"] = head.to_dict()
-            entry["tip_apex_distance_mm"] = {k: float(v) for k, v in config.tip_apex_mm.items()}
         except PosteoInputError as exc:
             entry["tip_apex_distance_mm"] = None
             entry["tip_apex_note"] = str(exc)
+            out.append(entry)
+            continue
+        entry["femoral_head"] = head.to_dict()
+        try:
+            axis, entry["neck_axis_source"] = neck_axis_lps(bone, head), "anatomical"
+        except PosteoInputError as exc:  # no neck in the bone model: the screws' own axis, said so
+            axis, entry["neck_axis_source"] = -mean_axis_lps(group), f"screws (no anatomical axis: {exc.problem})"
+        entry["neck_axis_lps"] = [float(v) for v in axis]
+        tads = {s.name: baumgaertner_tad_mm(s.tip_lps, head.centre_lps, head.radius_mm, axis) for s in group}
+        entry["tip_apex_distance_mm"] = {k: v["tad_mm"] for k, v in tads.items()}
+        entry["tip_apex"] = tads
+        entry["inverted_triangle"] = inverted_triangle(group, axis)
         out.append(entry)
     return out
+
+
+def baumgaertner_tad_mm(tip_lps, head_centre_lps, head_radius_mm: float, neck_axis_to_neck_lps) -> dict:
+    """AP, lateral and summed tip-apex distance (Baumgaertner), 3D tip-apex distance and tip-to-subchondral
+    distance of one screw tip (mm); ``neck_axis_to_neck_lps`` points from the head centre into the neck."""
+    axis = _unit(neck_axis_to_neck_lps, "neck axis")
+    centre = np.asarray(head_centre_lps, float).reshape(3)
+    apex = head_apex_lps(centre, head_radius_mm, -axis)
+    d = np.asarray(tip_lps, float).reshape(3) - apex
+    ap = float(np.hypot(d[0], d[2]))
+    horizontal = np.array([axis[0], axis[1], 0.0])
+    if np.linalg.norm(horizontal) < 1e-6:
+        horizontal = np.array([1.0, 0.0, 0.0])
+    beam = np.cross([0.0, 0.0, 1.0], horizontal / np.linalg.norm(horizontal))
+    lateral = float(np.linalg.norm(d - (d @ beam) * beam))
+    return {"ap_mm": ap, "lateral_mm": lateral, "tad_mm": ap + lateral, "tip_apex_3d_mm": float(np.linalg.norm(d)),
+            "tip_subchondral_mm": float(head_radius_mm) - float(np.linalg.norm(np.asarray(tip_lps, float) - centre))}
+
+
+def inverted_triangle(screws, neck_axis_lps) -> bool | None:
+    """For 3 screws: True when, across the neck, one screw lies clearly below the other two (>= 5 mm) and those two
+    lie side by side (>= 5 mm apart antero-posteriorly): the inverted triangle.  None for other counts."""
+    if len(screws) != 3:
+        return None
+    axis = _unit(neck_axis_lps, "neck axis")
+    up = np.array([0.0, 0.0, 1.0]) - axis[2] * axis
+    up /= np.linalg.norm(up)
+    side = np.cross(axis, up)
+    mids = np.array([0.5 * (s.entry_lps + s.tip_lps) for s in screws])
+    heights, across = mids @ up, mids @ side
+    low = int(np.argmin(heights))
+    others = [i for i in range(3) if i != low]
+    return bool(min(heights[others]) - heights[low] >= 5.0 and abs(across[others[0]] - across[others[1]]) >= 5.0)

@@ -37,8 +37,9 @@ def test_tip_apex_distance_of_a_neck_set(phantom, phantom_bone):
     (m,) = neck_set_metrics(screws, phantom_bone)
     assert m["side"] == "left" and m["screws"] == ["Screw 0", "Screw 1"]
     assert m["max_angle_deg"] == pytest.approx(0.0, abs=1e-6)
+    assert m["neck_axis_source"] == "anatomical"
     for s in screws:
-        assert m["tip_apex_distance_mm"][s.name] == pytest.approx(np.linalg.norm(s.tip_lps - apex), abs=1.2)
+        assert m["tip_apex"][s.name]["tip_apex_3d_mm"] == pytest.approx(np.linalg.norm(s.tip_lps - apex), abs=1.2)
 
 
 def test_no_femur_is_a_clear_error(real_bone_2mm):
@@ -53,3 +54,48 @@ def test_neck_metrics_follow_the_role_not_the_name(phantom, phantom_bone):
     up /= np.linalg.norm(up)
     named_only = [Screw(f"left neck {i}", h + 50 * n + o, h - 10 * n + o, 7.3, role=OTHER) for i, o in enumerate((4 * up, -4 * up))]
     assert neck_set_metrics(named_only, phantom_bone) == []
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_neck_axis_matches_truth(phantom, phantom_bone, side):
+    from PercutaneousOsteosynthesisLib.bone.femoral_head import neck_axis_lps
+
+    truth = np.array(phantom[1]["landmarks"][f"neck_axis_{side}_lps"])  # head -> lateral
+    axis = neck_axis_lps(phantom_bone, locate_femoral_head(phantom_bone, side))
+    assert np.degrees(np.arccos(axis @ truth / np.linalg.norm(truth))) < 5.0
+
+
+def _truth_tad(tip, h, n, radius):
+    """Baumgaertner's TAD by hand: apex on the truth neck axis, AP view = drop y, lateral view = drop the horizontal
+    direction perpendicular to the neck."""
+    apex = h - radius * n
+    d = tip - apex
+    horizontal = np.array([n[0], n[1], 0.0]) / np.hypot(n[0], n[1])
+    beam = np.cross([0, 0, 1.0], horizontal)
+    return np.hypot(d[0], d[2]) + np.linalg.norm(d - (d @ beam) * beam)
+
+
+def test_tad_uses_the_anatomical_axis_not_the_screws(phantom, phantom_bone):
+    """A set tilted 20 deg off the neck reads a different (larger) TAD than an aligned set with the same tips."""
+    lm = phantom[1]["landmarks"]
+    h, n = np.array(lm["femoral_head_center_left_lps"]), np.array(lm["neck_axis_left_lps"])
+    n /= np.linalg.norm(n)
+    radius = lm["femoral_head_radius_mm"]
+    up = np.cross(n, np.cross([0, 0, 1.0], n))
+    up /= np.linalg.norm(up)
+    side = np.cross(n, up)
+    tilted_axis = np.cos(np.radians(20)) * n + np.sin(np.radians(20)) * up
+    results = {}
+    for label, axis in (("aligned", n), ("tilted", tilted_axis)):
+        tips = [h - 8 * n + o for o in (4 * up + 3 * side, 4 * up - 3 * side, -5 * up)]
+        screws = [Screw(f"{label} {i}", tip + 70 * axis, tip, 7.3, role=FEMORAL_NECK) for i, tip in enumerate(tips)]
+        (m,) = neck_set_metrics(screws, phantom_bone)
+        for s in screws:
+            assert m["tip_apex_distance_mm"][s.name] == pytest.approx(_truth_tad(s.tip_lps, h, n, radius), abs=2.0)
+        results[label] = m
+    # tips 8 mm deep: the same truth TAD for both sets; the old screw-axis apex would have read them differently
+    a, b = results["aligned"]["tip_apex_distance_mm"], results["tilted"]["tip_apex_distance_mm"]
+    assert sorted(a.values()) == pytest.approx(sorted(b.values()), abs=1e-6)
+    assert results["aligned"]["inverted_triangle"] is True
+    sub = results["aligned"]["tip_apex"]["aligned 2"]["tip_subchondral_mm"]
+    assert sub == pytest.approx(radius - np.linalg.norm([8.0, 5.0]), abs=1.0)
