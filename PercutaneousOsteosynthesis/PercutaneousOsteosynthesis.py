@@ -5,7 +5,6 @@ Only the GUI and the MRML glue live here.  All computation is in ``PercutaneousO
 MRML nodes to the Lib's data structures and back, in the scene it is given.
 """
 
-import importlib.util
 import json
 import logging
 import tempfile
@@ -24,6 +23,12 @@ from slicer.parameterNodeWrapper import (
 from slicer.ScriptedLoadableModule import *  # noqa: F403
 from slicer.util import VTKObservationMixin
 
+from PercutaneousOsteosynthesisWidgets.dependencies import REPORT_REQUIREMENTS, TEST_REQUIREMENTS, ensurePythonPackages
+from PercutaneousOsteosynthesisWidgets.dialogs import pickFolder, pickPlanFile
+from PercutaneousOsteosynthesisWidgets.progress import ProgressDialog
+from PercutaneousOsteosynthesisWidgets.tables import colourCell, fillTable, painCombo, setupTable
+from PercutaneousOsteosynthesisWidgets.views import jumpSlicesToLps, setSegmentGroupVisibility, showCt
+
 # Parameters of PercutaneousOsteosynthesisParameterNode that deliberately have no widget in the .ui
 # (checked by Testing/Python/test_module_static.py).
 NON_GUI_PARAMETERS = ("planFolderItemId", "selectedScrew")
@@ -36,40 +41,6 @@ SESSION_WIDGETS = (
     "addCementButton", "simulateCementButton", "cementTable",
     "exportPlanButton", "importPlanButton", "saveReportButton", "guidanceTable",
 )
-PAIN_CHOICES = ("", "mild", "moderate", "functional")
-# Segments of the bone model, by name, toggled by the "Show" check boxes.
-SEGMENT_GROUPS = {
-    "bone": ("bone", "cancellous", "sacroiliac joint"),
-    "cortex": ("cortex",),
-    "metal": ("metal",),
-}
-
-
-
-# Python packages that Slicer does not bundle, installed when first needed (asked, never at import time).
-REPORT_REQUIREMENTS = ("matplotlib", "fpdf2")
-TEST_REQUIREMENTS = ("pytest", "hypothesis", "jsonschema", "matplotlib", "fpdf2")
-IMPORT_NAMES = {"fpdf2": "fpdf"}
-
-
-def ensurePythonPackages(requirements, reason: str, ask: bool = True) -> bool:
-    """Install the missing ``requirements`` into Slicer's Python: with slicer.pydeps.pip_ensure (Slicer 5.11 and
-    later), else with slicer.util.pip_install after the user agreed (``ask``).  Returns True when all are present."""
-    missing = [r for r in requirements if importlib.util.find_spec(IMPORT_NAMES.get(r, r)) is None]
-    if not missing:
-        return True
-    try:
-        import slicer.pydeps
-        from packaging.requirements import Requirement
-
-        slicer.pydeps.pip_ensure([Requirement(r) for r in missing], requester="PercutaneousOsteosynthesis")
-    except ImportError:
-        if ask and not slicer.util.confirmOkCancelDisplay(
-                _("{reason} needs the Python packages {names}. Install them now?").format(reason=reason, names=", ".join(missing))):
-            return False
-        slicer.util.pip_install(missing)
-    importlib.invalidate_caches()
-    return all(importlib.util.find_spec(IMPORT_NAMES.get(r, r)) is not None for r in requirements)
 
 
 #
@@ -135,41 +106,6 @@ class PercutaneousOsteosynthesisParameterNode:
     selectedScrew: str = ""
 
 
-class OperationCancelled(Exception):
-    """Raised by a progress callback when the user pressed Cancel."""
-
-
-class ProgressDialog:
-    """``with ProgressDialog(title) as progress:`` a modal dialog driven by the Lib's ``progress(fraction, message)``
-    callbacks; Cancel raises OperationCancelled inside the work, which the context manager swallows."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.dialog = None
-        self.cancelled = False
-
-    def __enter__(self):
-        self.dialog = slicer.util.createProgressDialog(parent=slicer.util.mainWindow(), value=0, maximum=100, labelText=self.title,
-                                                       windowTitle=self.title, autoClose=False, autoReset=False)
-        self.dialog.setCancelButtonText(_("Cancel"))
-        return self
-
-    def __call__(self, fraction, message="") -> None:
-        import qt
-
-        self.dialog.value = int(round(100 * min(max(float(fraction), 0.0), 1.0)))
-        if message:
-            self.dialog.labelText = f"{self.title}: {message}"
-        qt.QApplication.processEvents()
-        if self.dialog.wasCanceled:
-            raise OperationCancelled()
-
-    def __exit__(self, excType, exc, tb) -> bool:
-        self.dialog.close()
-        self.cancelled = excType is OperationCancelled
-        return self.cancelled
-
-
 #
 # PercutaneousOsteosynthesisWidget
 #
@@ -189,8 +125,6 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._updatingTables = False
 
     def setup(self) -> None:
-        import qt
-
         from PercutaneousOsteosynthesisLib.screws.roles import ROLES
         from PercutaneousOsteosynthesisLib.session import tables
 
@@ -209,11 +143,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.roleComboBox.addItems(list(ROLES))
         for table, columns in ((self.ui.screwTable, tables.SCREW_COLUMNS), (self.ui.lesionTable, tables.LESION_COLUMNS),
                                (self.ui.cementTable, tables.CEMENT_COLUMNS), (self.ui.guidanceTable, tables.GUIDANCE_COLUMNS)):
-            table.setColumnCount(len(columns))
-            table.setHorizontalHeaderLabels([_(c) for c in columns])
-            table.setEditTriggers(qt.QAbstractItemView.NoEditTriggers)
-            table.setSelectionBehavior(qt.QAbstractItemView.SelectRows)
-            table.setSelectionMode(qt.QAbstractItemView.SingleSelection)
+            setupTable(table, columns)
         for button, slot in ((self.ui.loadPhantomButton, self.onLoadPhantomButton), (self.ui.buildBoneModelButton, self.onBuildBoneModelButton),
                              (self.ui.addScrewButton, lambda: self._startPlacing("screw", "vtkMRMLMarkupsLineNode", "Screw")),
                              (self.ui.addLesionButton, lambda: self._startPlacing("lesion", "vtkMRMLMarkupsFiducialNode", "Lesion seed")),
@@ -296,7 +226,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         if self._parameterNode and self._parameterNode.boneSegmentation:
             visibility = {"bone": self.ui.showBoneCheckBox.checked, "cortex": self.ui.showCortexCheckBox.checked,
                           "metal": self.ui.showMetalCheckBox.checked}
-            self.logic.setSegmentGroupVisibility(self._parameterNode.boneSegmentation, visibility)
+            setSegmentGroupVisibility(self._parameterNode.boneSegmentation, visibility)
 
     def _run(self, failure: str, work, title: str | None = None):
         """Run ``work(progress)`` with an error display (and a progress dialog with Cancel when ``title``)."""
@@ -310,7 +240,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         volumeNode = self._run(_("Failed to create the phantom CT."), lambda p: self.logic.loadPhantom(self._parameterNode, p),
                                _("Creating phantom CT"))
         if volumeNode is not None:
-            self.logic.showCt(volumeNode)
+            showCt(volumeNode)
 
     def onBuildBoneModelButton(self) -> None:
         node = self._run(_("Failed to build the bone model."), lambda p: self.logic.buildBoneModel(self._parameterNode, p),
@@ -399,7 +329,8 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._parameterNode.selectedScrew = name
         self._parameterNode.screwRole = self.logic.session.screw(name).role
         self.ui.suggestionList.clear()
-        self.logic.centreViewsOnScrew(name)
+        entryLps, tipLps = self.logic.session.screw_points_lps(name)
+        jumpSlicesToLps(0.5 * (entryLps + tipLps))
         self.onProbeView()
 
     def onSuggestButton(self) -> None:
@@ -422,28 +353,21 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
             self._run(_("Failed to set the probe's-eye view."), lambda p: self.logic.session.show_probe_view(
                 self._parameterNode.selectedScrew, float(self._parameterNode.probeDepthPercent) / 100.0))
 
-    def _pickFolder(self, title: str):
-        import qt
-
-        return qt.QFileDialog.getExistingDirectory(slicer.util.mainWindow(), title) or None
-
     def onExportPlanButton(self) -> None:
-        folder = self._pickFolder(_("Export the plan to a folder"))
+        folder = pickFolder(_("Export the plan to a folder"))
         if folder and ensurePythonPackages(REPORT_REQUIREMENTS, _("The plan report")):
             files = self._run(_("Failed to export the plan."), lambda p: self.logic.session.export(folder, progress=p), _("Exporting the plan"))
             if files:
                 slicer.util.infoDisplay(_("Plan written to {folder}:\n{files}").format(folder=folder, files="\n".join(map(str, files.values()))))
 
     def onImportPlanButton(self) -> None:
-        import qt
-
-        path = qt.QFileDialog.getOpenFileName(slicer.util.mainWindow(), _("Import a plan"), "", _("Slicer markups (*.mrk.json);;All files (*)"))
+        path = pickPlanFile()
         if path:
             self._run(_("Failed to import the plan."), lambda p: self.logic.session.import_plan(path, observe=True))
             self.updateTables()
 
     def onSaveReportButton(self) -> None:
-        folder = self._pickFolder(_("Save the report (report.json, report.html) to a folder"))
+        folder = pickFolder(_("Save the report (report.json, report.html) to a folder"))
         if folder and ensurePythonPackages(REPORT_REQUIREMENTS, _("The plan report")):
             self._run(_("Failed to write the report."), lambda p: self.logic.session.export_report(folder, progress=p), _("Writing the report"))
 
@@ -453,46 +377,27 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         session = self.logic.session
         self.updateScrewTable()
         lesionRows = tables.lesion_rows(session)
-        self._fill(self.ui.lesionTable, [row["cells"] + [""] for row in lesionRows])
+        fillTable(self.ui.lesionTable, [row["cells"] + [""] for row in lesionRows])
         for r, row in enumerate(lesionRows):
-            self.ui.lesionTable.setCellWidget(r, len(tables.LESION_COLUMNS) - 1, self._painCombo(row["cells"][0], row["pain"]))
-        self._fill(self.ui.cementTable, tables.cement_rows(session))
-        self._fill(self.ui.guidanceTable, tables.guidance_rows(session))
+            onChanged = lambda text, name=row["cells"][0]: self.onPainChanged(name, text)  # noqa: E731
+            self.ui.lesionTable.setCellWidget(r, len(tables.LESION_COLUMNS) - 1, painCombo(row["pain"], onChanged))
+        fillTable(self.ui.cementTable, tables.cement_rows(session))
+        fillTable(self.ui.guidanceTable, tables.guidance_rows(session))
 
     def updateScrewTable(self) -> None:
-        import qt
-
         from PercutaneousOsteosynthesisLib.session import tables
 
         rows = tables.screw_rows(self.logic.session)
         selected = self._parameterNode.selectedScrew if self._parameterNode else ""
         self._updatingTables = True
         try:
-            self._fill(self.ui.screwTable, [row["cells"] for row in rows])
+            fillTable(self.ui.screwTable, [row["cells"] for row in rows])
             for r, row in enumerate(rows):
-                self.ui.screwTable.item(r, tables.SCREW_GRADE_COLUMN).setBackground(qt.QBrush(qt.QColor.fromRgbF(*row["colour"])))
+                colourCell(self.ui.screwTable, r, tables.SCREW_GRADE_COLUMN, row["colour"])
                 if row["cells"][0] == selected:
                     self.ui.screwTable.selectRow(r)
         finally:
             self._updatingTables = False
-
-    @staticmethod
-    def _fill(table, rows) -> None:
-        import qt
-
-        table.setRowCount(len(rows))
-        for r, cells in enumerate(rows):
-            for c, value in enumerate(cells):
-                table.setItem(r, c, qt.QTableWidgetItem("" if value is None else str(value)))
-
-    def _painCombo(self, name: str, pain):
-        import qt
-
-        combo = qt.QComboBox()
-        combo.addItems(list(PAIN_CHOICES))
-        combo.setCurrentText(pain or "")
-        combo.connect("currentTextChanged(QString)", lambda text, name=name: self.onPainChanged(name, text))
-        return combo
 
     def onPainChanged(self, name: str, pain: str) -> None:
         self._run(_("Failed to set the pain level."), lambda p: self.logic.session.set_lesion_pain(name, pain or None))
@@ -589,21 +494,6 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
 
         return default_catalog().ids()
 
-    def centreViewsOnScrew(self, name: str) -> None:
-        """Jump the slice views to the screw's mid-point."""
-        from PercutaneousOsteosynthesisLib.geometry.frames import lps_to_ras
-
-        entryLps, tipLps = self.session.screw_points_lps(name)
-        mid = lps_to_ras(0.5 * (entryLps + tipLps))
-        slicer.modules.markups.logic().JumpSlicesToLocation(float(mid[0]), float(mid[1]), float(mid[2]), True)
-
-    @staticmethod
-    def setSegmentGroupVisibility(segmentationNode, visibility: dict) -> None:
-        """Show or hide the segment groups of SEGMENT_GROUPS, e.g. ``{"bone": True, "metal": False}``."""
-        from PercutaneousOsteosynthesisLib.bone.outputs import show_segments
-
-        show_segments(segmentationNode, {name: shown for group, shown in visibility.items() for name in SEGMENT_GROUPS[group]})
-
     def boneStatusText(self, parameterNode) -> str:
         segmentationNode = parameterNode.boneSegmentation
         if segmentationNode is None:
@@ -615,16 +505,6 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         volumes = ", ".join(f"{k} {v:.1f} mL" for k, v in sorted(self.session.bone.volumes_ml().items()))
         return _("Bone model '{name}': {volumes}.").format(name=segmentationNode.GetName(), volumes=volumes)
 
-    @staticmethod
-    def showCt(volumeNode) -> None:
-        """Show the CT in the slice views with a bone window."""
-        if volumeNode.GetDisplayNode() is None:
-            volumeNode.CreateDefaultDisplayNodes()
-        displayNode = volumeNode.GetDisplayNode()
-        if displayNode is not None:
-            displayNode.SetAutoWindowLevel(False)
-            displayNode.SetWindowLevel(1800, 400)
-        slicer.util.setSliceViewerLayers(background=volumeNode, fit=True)
 
 
 #

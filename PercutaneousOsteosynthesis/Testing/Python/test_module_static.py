@@ -18,6 +18,7 @@ MODULE_NAME = "PercutaneousOsteosynthesis"
 MODULE_FILE = MODULE_DIR / f"{MODULE_NAME}.py"
 UI_FILE = MODULE_DIR / "Resources" / "UI" / f"{MODULE_NAME}.ui"
 LIB_DIR = MODULE_DIR / f"{MODULE_NAME}Lib"
+WIDGETS_DIR = MODULE_DIR / f"{MODULE_NAME}Widgets"
 MODULE_CMAKE = MODULE_DIR / "CMakeLists.txt"
 PARAMETER_CLASS = f"{MODULE_NAME}ParameterNode"
 RESOURCE_PATTERNS = {"Icons": "*.png", "UI": "*.ui", "Implants": "*.json"}
@@ -108,6 +109,11 @@ def lib_files() -> list[Path]:
     return sorted(LIB_DIR.rglob("*.py"))
 
 
+def widget_helper_files() -> list[Path]:
+    """The panel's Qt/Slicer helpers (PercutaneousOsteosynthesisWidgets): GUI code, but no planning logic."""
+    return sorted(WIDGETS_DIR.rglob("*.py"))
+
+
 # ---------------------------------------------------------------------------- the .ui
 
 
@@ -193,7 +199,7 @@ def test_parameter_node_fields_and_defaults():
 def test_module_cmake_lists_every_lib_file():
     listed = cmake_list("MODULE_PYTHON_SCRIPTS")
     assert f"{MODULE_NAME}.py" in listed
-    on_disk = {f"{MODULE_NAME}Lib/{p.relative_to(LIB_DIR).as_posix()}" for p in lib_files()}
+    on_disk = {p.relative_to(MODULE_DIR).as_posix() for p in lib_files() + widget_helper_files()}
     assert on_disk - listed == set(), f"add to MODULE_PYTHON_SCRIPTS: {sorted(on_disk - listed)}"
     stale = {f for f in listed if not (MODULE_DIR / f).is_file()}
     assert not stale, f"listed in MODULE_PYTHON_SCRIPTS but missing: {sorted(stale)}"
@@ -237,7 +243,7 @@ def test_icon_is_a_128_pixel_png():
 
 
 def python_sources() -> list[Path]:
-    return [MODULE_FILE, *lib_files()]
+    return [MODULE_FILE, *lib_files(), *widget_helper_files()]
 
 
 @pytest.mark.parametrize("path", python_sources(), ids=lambda p: p.relative_to(MODULE_DIR).as_posix())

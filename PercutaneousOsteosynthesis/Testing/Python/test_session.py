@@ -278,7 +278,7 @@ def test_gui_screw_with_femoral_neck_role_gets_neck_metrics(session, phantom, tm
     assert m["side"] == "left" and m["screws"] == ["Screw 3", "Screw 4"]
     for name in m["screws"]:
         tip = session.screw(name).tip_lps
-        assert m["tip_apex_distance_mm"][name] == pytest.approx(np.linalg.norm(tip - apex), abs=1.2)
+        assert m["tip_apex"][name]["tip_apex_3d_mm"] == pytest.approx(np.linalg.norm(tip - apex), abs=1.2)
     files = session.export(tmp_path / "out")
     report = json.loads(files["report"].read_text())
     assert [s["role"] for s in report["screws"]] == ["femoral neck", "femoral neck"]
