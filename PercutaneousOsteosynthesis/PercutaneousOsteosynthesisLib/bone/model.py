@@ -29,6 +29,7 @@ from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
 from ..geometry.sampling import VolumeSampler
+from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL  # noqa: F401  (re-exported for callers)
 
@@ -64,6 +65,7 @@ class BoneModel:
     components: list = field(default_factory=list)
     source: str = ""
     sha256: str = ""
+    ct_quality: dict = field(default_factory=dict)  # see bone.ct_quality: spacing level, added margin, message
     _sampler: VolumeSampler | None = field(default=None, repr=False)
     _surface: object = field(default=None, repr=False)
 
@@ -86,7 +88,8 @@ class BoneModel:
         closed = morphology.close(np.pad((labels > 0) | added, 2), 2)[2:-2, 2:-2, 2:-2]
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels > 0, self.geometry)
-        return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256)
+        return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
+                         self.ct_quality)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
@@ -241,11 +244,75 @@ def _name_components(comps: list, x_mid: float):
             c["name"] = f"bone component {c['label']}"
 
 
+SOFT_TISSUE_HU = 45.0  # muscle: the outside level of a bone edge
+
+
+def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):
+    """Put the envelope's surface at the cortex edge's mid-level instead of at the low candidate threshold.
+
+    Native grid: the outer voxel layer stays bone only where dense (``cortex_threshold_hu``). Interpolated coarse
+    CT (``coarse_mm`` > 0, its largest original spacing): the edge is spread over about one original voxel; the
+    outer layer as thick as half an original voxel stays bone only above the local mid-level between soft tissue
+    and the brightest bone within that distance, and never below the cortex threshold."""
+    envelope = env_labels > 0
+    if coarse_mm <= 0:
+        band = envelope & ~morphology.erode(envelope, 1)
+        env_labels[band & (hu < params.cortex_threshold_hu)] = 0
+        return
+    size = [2 * max(1, int(round(0.5 * coarse_mm / s))) + 1 for s in working.spacing[::-1]]  # k, j, i
+    local_bone = ndimage.maximum_filter(np.where(envelope, hu, -1000.0), size=size)
+    mid = 0.5 * (local_bone + SOFT_TISSUE_HU)
+    outer = envelope & ~morphology.erode(envelope, 1)
+    deep = envelope & ~ndimage.binary_erosion(envelope, structure=np.ones(size, bool))
+    # the outer layer as on a native grid (dense or not); deeper, only what lies below the edge's mid-level: a dense
+    # cortex is spread outward by about half an original voxel, a thin one (low peak) by about one working voxel
+    env_labels[(outer & (hu < np.maximum(mid, params.cortex_threshold_hu))) | (deep & (hu < mid))] = 0
+
+
+def _joint_valleys(hu: np.ndarray, candidate: np.ndarray, coarse_mm: float, spacing_kji, params: BoneParameters) -> np.ndarray:
+    """Candidate voxels lying in a thin dark sheet between two brighter plates (a joint space blurred by a coarse
+    scan): along some axis, darker by more than a fifth of the contrast than the brightest voxel within half the
+    joint width + one original voxel on both sides."""
+    valley = np.zeros(candidate.shape, bool)
+    for axis, sp in enumerate(spacing_kji):
+        reach = max(1, int(round((0.5 * params.joint_max_gap_mm + coarse_mm) / sp)))
+        n = hu.shape[axis]
+        before = np.full(hu.shape, -1000.0, np.float32)
+        after = np.full(hu.shape, -1000.0, np.float32)
+        for t in range(1, min(reach, n - 1) + 1):
+            dst_b = [slice(None)] * 3
+            src_b = [slice(None)] * 3
+            dst_b[axis], src_b[axis] = slice(t, n), slice(0, n - t)
+            np.maximum(before[tuple(dst_b)], hu[tuple(src_b)], out=before[tuple(dst_b)])
+            np.maximum(after[tuple(src_b)], hu[tuple(dst_b)], out=after[tuple(src_b)])
+        low = np.minimum(before, after)
+        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) / 5.0) & (low >= params.bone_threshold_hu)
+    return valley
+
+
+def _readd_one_sided(labels_cc: np.ndarray, valley: np.ndarray, coarse_mm: float, geometry: ImageGeometry) -> np.ndarray:
+    """Give back the valley voxels that only one bone lies near (dark spots inside a cortex), so that shells stay
+    closed; valley voxels between two bones stay out: the joint space."""
+    size = [2 * max(1, int(round(coarse_mm / s))) + 1 for s in geometry.spacing[::-1]]
+    top = ndimage.maximum_filter(labels_cc, size=size)
+    big = np.iinfo(labels_cc.dtype).max if np.issubdtype(labels_cc.dtype, np.integer) else 1e9
+    bottom = ndimage.minimum_filter(np.where(labels_cc > 0, labels_cc, big), size=size)
+    one = valley & (top > 0) & (top == bottom)
+    labels_cc[one] = top[one]
+    return labels_cc
+
+
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
-    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional."""
+    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional.
+
+    CTs coarser than 3.5 mm are refused; coarse axes are interpolated to a 1 mm working grid first (see
+    :mod:`bone.ct_quality`), and the model's ``ct_quality`` says how far its results can be trusted."""
     params = params or BoneParameters()
     params.validate()
     report = progress or (lambda f, m: None)
+    quality = assess_ct_quality(ct.geometry, ct.source)
+    original_geometry = ct.geometry
+    ct = working_ct(ct)
     g = ct.geometry
     a = ct.array
     report(0.0, "thresholding")
@@ -261,7 +328,13 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     crop_geo = g.cropped(lo_kji[::-1], hi_kji[::-1])
     hu = a[sl]
     candidate = candidate[sl]
-    labels_cc = _components(candidate, crop_geo, params.min_component_ml)
+    coarse_mm = max(original_geometry.spacing) if max(original_geometry.spacing) > max(g.spacing) + 1e-6 else 0.0
+    if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
+        valley = _joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
+        labels_cc = _readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
+        del valley
+    else:
+        labels_cc = _components(candidate, crop_geo, params.min_component_ml)
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
@@ -286,10 +359,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
-    envelope = env_labels > 0
-    band = envelope & ~morphology.erode(envelope, 1)
-    env_labels[band & (hu < params.cortex_threshold_hu)] = 0
-    del envelope, band
+    _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
@@ -313,4 +383,4 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.65, "signed distance field")
     sdf = signed_distance_mm(labels > 0, crop_geo)
     report(1.0, "bone model ready")
-    return BoneModel(crop_geo, labels, sdf, params, g, comps, ct.source, ct.sha256)
+    return BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality)

@@ -109,7 +109,12 @@ class Lesion:
 
 
 def ct_on_bone_grid(ct, bone) -> np.ndarray:
-    """The CT's HU array cut to the bone model's grid (a view; the bone grid is a crop of the CT grid)."""
+    """The CT's HU array cut to the bone model's grid (a view; the bone grid is a crop of the CT grid, or of its
+    1 mm working grid for a coarse CT, see bone.ct_quality.working_ct)."""
+    from ..bone.ct_quality import working_ct
+
+    if not np.allclose(ct.geometry.spacing, bone.geometry.spacing):
+        ct = working_ct(ct)
     off = np.rint(ct.geometry.lps_to_ijk(bone.geometry.origin_lps)).astype(int)[::-1]
     shape = bone.geometry.shape_kji
     if np.any(off < 0) or np.any(off + shape > ct.array.shape) or not np.allclose(ct.geometry.spacing, bone.geometry.spacing):

@@ -45,6 +45,7 @@ class Anatomy:
     lesions: list = field(default_factory=list)
     metal: list = field(default_factory=list)
     medullary: list = field(default_factory=list)
+    fatty_marrow: list = field(default_factory=list)  # fatty in the elderly preset only (femoral necks, sacral ala)
     landmarks: dict = field(default_factory=dict)
     body_semi_axes: tuple = (160.0, 110.0)
     fat_thickness: float = 15.0
@@ -113,6 +114,7 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     n_end = head + 46.0 * neck
     anat.bone.append(Sphere(head, HEAD_RADIUS_MM, f"{side} femoral head"))
     anat.bone.append(Capsule(head, n_end, 14.5, f"{side} femoral neck"))
+    anat.fatty_marrow.append(Capsule(head + 20.0 * neck, n_end, 9.0, f"{side} femoral neck marrow"))
     anat.bone.append(Sphere(n_end + np.array([6.0, 8.0, 8.0]) * m, 17.0, f"{side} greater trochanter"))
     s1 = n_end + np.array([2.0, 4.0, -10.0]) * m
     s2 = s1 + np.array([-4.0, 0.0, -45.0]) * m
@@ -137,6 +139,8 @@ def build_anatomy() -> Anatomy:
     anat.bone.append(RoundBox(sacrum_c, np.array([45.0, 45.0, 18.0]), rot, 4.0, "sacrum"))
     anat.landmarks["s1_body_center_lps"] = sacrum_c + 30.0 * e2
     anat.landmarks["sacrum_frame"] = (sacrum_c, e1, e2, e3)
+    for s in (+1, -1):  # the sacral ala's marrow, lateral to the body, well inside the cortex
+        anat.fatty_marrow.append(RoundBox(sacrum_c + s * 27.0 * e1, np.array([10.0, 30.0, 10.0]), rot, 3.0, "sacral ala marrow"))
     sides = {}
     for s in (+1, -1):
         sides[s] = _hip_bone_and_femur(anat, s, sacrum_c, e1, e2, e3, rot)

@@ -21,9 +21,15 @@ from .anatomy import Anatomy, build_anatomy
 
 HU = {"air": -1000.0, "fat": -100.0, "muscle": 45.0, "joint": 55.0, "cortex": 1500.0, "cancellous": 250.0,
       "medullary": 10.0, "lesion": 40.0, "metal": 3000.0}
-OSTEOPOROTIC_HU = {"cortex": 1000.0, "cancellous": 100.0}
 CORTEX_MM = 2.5
-OSTEOPOROTIC_CORTEX_MM = 1.2
+# Bone of the patients this tool is for (cancer patients, often elderly): HU and cortex thickness per preset.
+# "elderly": thin cortex (0.8-1.5 mm: 1.0), cancellous 50-150 HU (90), fatty marrow (0 HU) in the femoral shafts,
+# necks and sacral ala, lytic lesions 20-40 HU (30).
+PRESETS = {
+    "default": {"hu": {}, "cortex_mm": CORTEX_MM, "fatty_marrow": False},
+    "osteoporotic": {"hu": {"cortex": 1000.0, "cancellous": 100.0}, "cortex_mm": 1.2, "fatty_marrow": False},
+    "elderly": {"hu": {"cortex": 900.0, "cancellous": 90.0, "medullary": 0.0, "lesion": 30.0}, "cortex_mm": 1.0, "fatty_marrow": True},
+}
 
 
 def rotation(axis: str, deg: float) -> np.ndarray:
@@ -84,7 +90,7 @@ def _clipped_union(shapes, p: np.ndarray, cap: float) -> np.ndarray:
     return out
 
 
-def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float) -> np.ndarray:
+def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty_marrow: bool = False) -> np.ndarray:
     """HU at LPS points p (N, 3), sampled at the points (no partial volume)."""
     a, b = anat.body_semi_axes
     r_body = np.hypot(p[:, 0] / a, p[:, 1] / b)
@@ -102,7 +108,8 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float) -> np
     bone_d = _clipped_union(anat.bone, q, cortex_mm + 2.0)
     inside = bone_d < 0
     v = np.where(inside, np.where(-bone_d < cortex_mm, hu["cortex"], hu["cancellous"]), v)
-    v = np.where(inside & (_clipped_union(anat.medullary, q, 0.0) < 0), hu["medullary"], v)
+    marrow = anat.medullary + (anat.fatty_marrow if fatty_marrow else [])
+    v = np.where(inside & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)
     v = np.where(~inside & (_clipped_union(anat.joints, q, 0.0) < 0), hu["joint"], v)
     for les in anat.lesions:
         v = np.where(np.linalg.norm(q - les.center, axis=1) < les.radius, hu["lesion"], v)
@@ -112,18 +119,21 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float) -> np
 
 
 def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, noise_hu: float = 15.0,
-                 blur_mm: float = 0.5, seed: int = 0, progress=None) -> tuple[CTVolume, dict]:
+                 blur_mm: float = 0.5, seed: int = 0, progress=None, preset: str | None = None) -> tuple[CTVolume, dict]:
     """Render the phantom CT (int16 HU values held as float32) and return it with its truth dictionary (LPS mm).
 
     ``direction``: "identity", "flipped", "oblique" (default: flipped and rotated axes) or a 3x3 matrix.
-    ``progress(fraction, message)`` is called while rendering.
+    ``preset``: a key of PRESETS ("default", "osteoporotic", "elderly"); ``osteoporotic=True`` is "osteoporotic".
+    Voxels are sampled at their centres (use geometry.resample.block_average on a fine phantom for the partial
+    volume of thick slices). ``progress(fraction, message)`` is called while rendering.
     """
+    preset = preset or ("osteoporotic" if osteoporotic else "default")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown phantom preset {preset!r}; one of {sorted(PRESETS)}")
     anat = build_anatomy()
-    hu = dict(HU)
-    cortex_mm = CORTEX_MM
-    if osteoporotic:
-        hu.update(OSTEOPOROTIC_HU)
-        cortex_mm = OSTEOPOROTIC_CORTEX_MM
+    hu = dict(HU, **PRESETS[preset]["hu"])
+    cortex_mm = PRESETS[preset]["cortex_mm"]
+    fatty = PRESETS[preset]["fatty_marrow"]
     geo = covering_geometry(anat.fov_lo, anat.fov_hi, spacing, direction)
     ni, nj, nk = geo.size
     jj, ii = np.meshgrid(np.arange(nj, dtype=float), np.arange(ni, dtype=float), indexing="ij")
@@ -133,7 +143,7 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     def render(k):
         ijk = plane.copy()
         ijk[:, 2] = k
-        arr[k] = _render_slab(anat, geo.ijk_to_lps(ijk), hu, cortex_mm).reshape(nj, ni)
+        arr[k] = _render_slab(anat, geo.ijk_to_lps(ijk), hu, cortex_mm, fatty).reshape(nj, ni)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL in the heavy loops
         for n, _ in enumerate(pool.map(render, range(nk))):
@@ -149,7 +159,8 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     truth = phantom_truth(anat, cortex_mm)
     truth["grid"] = geo.to_dict()
     truth["hu"] = hu
-    truth["osteoporotic"] = bool(osteoporotic)
+    truth["osteoporotic"] = preset != "default"
+    truth["preset"] = preset
     if progress:
         progress(1.0, "phantom ready")
     return CTVolume(arr, geo, "<phantom>", "", {"phantom": True}), truth

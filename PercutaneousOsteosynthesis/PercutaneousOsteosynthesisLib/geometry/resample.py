@@ -1,0 +1,42 @@
+"""Coarser CT grids by area (volume) averaging: the partial-volume effect of a thicker slice, not nearest neighbour.
+
+Used to test the bone model on staging-CT spacings (2-3 mm) from a finer scan of the same anatomy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import PosteoInputError
+from .frames import ImageGeometry
+
+
+def block_average(array: np.ndarray, geometry: ImageGeometry, factors) -> tuple[np.ndarray, ImageGeometry]:
+    """Average ``[k, j, i]`` voxels in blocks of ``factors`` (i, j, k; integers >= 1) -> (array, geometry).
+
+    The new voxel centre is the centre of its block (LPS origin moved by half a block minus half a voxel along the
+    direction matrix); a partial block at the far edge of each axis is dropped. Spacing grows by the factors.
+    """
+    f = np.broadcast_to(np.asarray(factors), (3,)).astype(int)
+    if np.any(f < 1):
+        raise PosteoInputError("resampling", f"block factors must be integers >= 1, got {tuple(factors)}")
+    fk, fj, fi = int(f[2]), int(f[1]), int(f[0])
+    nk, nj, ni = (array.shape[0] // fk, array.shape[1] // fj, array.shape[2] // fi)
+    if min(nk, nj, ni) < 1:
+        raise PosteoInputError("resampling", f"image {array.shape[::-1]} (i, j, k) is smaller than one block {tuple(f)}")
+    a = np.asarray(array[: nk * fk, : nj * fj, : ni * fi], np.float64)
+    out = a.reshape(nk, fk, nj, fj, ni, fi).mean(axis=(1, 3, 5))
+    sp = np.asarray(geometry.spacing, float)
+    shift = geometry.direction_matrix @ (sp * (f - 1) / 2.0)
+    geo = ImageGeometry((ni, nj, nk), tuple(float(v) for v in sp * f), tuple(float(v) for v in np.asarray(geometry.origin_lps) + shift),
+                        tuple(geometry.direction))
+    return out.astype(np.float32), geo
+
+
+def to_spacing_mm(ct, spacing_mm: float):
+    """A CTVolume averaged to about ``spacing_mm`` (integer block factor per axis, at least 1)."""
+    from ..fileio.volume import CTVolume
+
+    factors = [max(1, int(round(spacing_mm / s))) for s in ct.geometry.spacing]
+    arr, geo = block_average(ct.array, ct.geometry, factors)
+    return CTVolume(arr, geo, f"{ct.source} (averaged to {spacing_mm:g} mm)", "", dict(ct.meta))
