@@ -503,7 +503,8 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         if self.session.bone is None or self.session.bone_node is not segmentationNode:
             return _("Bone model '{name}' (from a saved scene): build it again to plan on it.").format(name=segmentationNode.GetName())
         volumes = ", ".join(f"{k} {v:.1f} mL" for k, v in sorted(self.session.bone.volumes_ml().items()))
-        return _("Bone model '{name}': {volumes}.").format(name=segmentationNode.GetName(), volumes=volumes)
+        quality = self.session.bone.ct_quality.get("message", "")
+        return _("Bone model '{name}': {volumes}.").format(name=segmentationNode.GetName(), volumes=volumes) + (f"\n{quality}" if quality else "")
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import check_margin_mm
+from ..errors import PosteoInputError, check_margin_mm
 from .args import parse_cement_arg, parse_lesion_arg, parse_screw_arg
 from .progress import progress_bar
 from .tables import print_lesion_tables, print_screw_table
@@ -15,7 +15,7 @@ def cmd_phantom(args) -> int:
 
     with progress_bar("phantom", args.quiet) as bar:
         ct_path, truth_path = write_phantom(args.out, progress=bar, spacing=args.spacing, direction=args.direction,
-                                            osteoporotic=args.osteoporotic)
+                                            osteoporotic=args.osteoporotic, preset=args.preset)
     print(f"wrote {ct_path}\nwrote {truth_path}")
     return 0
 
@@ -80,7 +80,10 @@ def _run_and_report(args, plan) -> int:
 def cmd_plan(args) -> int:
     from ..plan.model import Plan
 
-    screws = [parse_screw_arg(t) for t in args.screw]
+    if not (args.screw or args.lesion_seed or args.cement):
+        raise PosteoInputError("posteo plan", "nothing to plan: give at least one --screw, --lesion-seed or --cement "
+                                              "(cementoplasty and lesion-only plans need no screw)")
+    screws = [parse_screw_arg(t) for t in args.screw or []]
     lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
     cement = [parse_cement_arg(t) for t in args.cement or []]
     return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement,

@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output image (.nrrd, .nii.gz, .mha); OUT.truth.json is written beside it")
     p.add_argument("--spacing", type=float, default=1.0, help="voxel size in mm (default 1)")
     p.add_argument("--direction", choices=["identity", "flipped", "oblique"], default="oblique")
-    p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone")
+    p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone (= --preset osteoporotic)")
+    p.add_argument("--preset", choices=("default", "osteoporotic", "elderly"), default=None,
+                   help="bone of the phantom; elderly: 1 mm cortex, 90 HU cancellous bone, fatty marrow, 30 HU lytic lesions")
     p.set_defaults(func=cmd_phantom)
 
     p = sub.add_parser("bone", help="build the bone model of a CT (bone.seg.nrrd, bone_surface.vtk, bone.json)")
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="check screws given on the command line (exit 1 when a screw breaches)")
     p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
     p.add_argument("--out", required=True, help="output folder (report.json, report.html, plan.mrk.json, plan.seg.nrrd, screws/)")
-    p.add_argument("--screw", action="append", required=True, metavar=SCREW_FORMAT,
+    p.add_argument("--screw", action="append", metavar=SCREW_FORMAT,
                    help="a screw: name, catalog implant id, entry and tip in LPS mm (length snapped to the catalog) and optional role ("
                    + ", ".join(r.replace(" ", "-") for r in ROLES) + "; default: implied by the name, else other); repeatable")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")

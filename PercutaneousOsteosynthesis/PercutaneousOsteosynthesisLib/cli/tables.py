@@ -15,6 +15,9 @@ def print_lesion_tables(report: dict):
 
 
 def print_screw_table(report: dict):
+    if not report["screws"]:
+        print("no screws in this plan")
+        return
     cols = f"{'screw':<28} {'implant':<16} {'length':>7} {'min clear':>10} {'at':>6} {'breach':>7} {'tip out':>7} {'perf':>4}  grade"
     print(cols)
     print("-" * len(cols))

@@ -156,3 +156,13 @@ def write_image(path, array: np.ndarray, geometry: ImageGeometry, compress: bool
     with atomic_path(path) as tmp:
         sitk.WriteImage(image_from_array(array, geometry), str(tmp), compress)
     return path
+
+
+def averaged_to_spacing(ct: CTVolume, spacing_mm: float) -> CTVolume:
+    """The CT averaged in blocks to about ``spacing_mm`` (integer factor per axis, at least 1): the partial volume of
+    a thicker reconstruction, as a staging CT would show the same anatomy (geometry.resample.block_average)."""
+    from ..geometry.resample import block_average
+
+    factors = [max(1, int(round(spacing_mm / s))) for s in ct.geometry.spacing]
+    arr, geo = block_average(ct.array, ct.geometry, factors)
+    return CTVolume(arr, geo, f"{ct.source} (averaged to {spacing_mm:g} mm)", "", dict(ct.meta))

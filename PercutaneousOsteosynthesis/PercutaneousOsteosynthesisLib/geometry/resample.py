@@ -32,11 +32,3 @@ def block_average(array: np.ndarray, geometry: ImageGeometry, factors) -> tuple[
                         tuple(geometry.direction))
     return out.astype(np.float32), geo
 
-
-def to_spacing_mm(ct, spacing_mm: float):
-    """A CTVolume averaged to about ``spacing_mm`` (integer block factor per axis, at least 1)."""
-    from ..fileio.volume import CTVolume
-
-    factors = [max(1, int(round(spacing_mm / s))) for s in ct.geometry.spacing]
-    arr, geo = block_average(ct.array, ct.geometry, factors)
-    return CTVolume(arr, geo, f"{ct.source} (averaged to {spacing_mm:g} mm)", "", dict(ct.meta))

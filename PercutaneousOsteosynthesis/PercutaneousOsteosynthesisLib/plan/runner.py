@@ -52,8 +52,8 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     finds breaching while the field does not is named in the warnings).
     """
     report_progress = progress or (lambda f, m: None)
-    if not plan.screws:
-        raise PosteoInputError(plan.name, "the plan has no screws")
+    if not (plan.screws or plan.lesions or plan.cement):
+        raise PosteoInputError(plan.name, "nothing to plan: the plan has no screw, lesion or cement")
     margin = check_margin_mm(plan.margin_mm)
     names = [s.name for s in plan.screws]
     for n in suggest or []:
@@ -84,7 +84,11 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         entries.append(screw_entry(s, c, g))
     if exact:
         _confirm_exact(plan.screws, bone, margin, entries, warnings)
-    extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings}
+    quality = bone.ct_quality or {}
+    if quality.get("message"):
+        warnings.insert(0, quality["message"])
+    extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings,
+             "ct_quality": quality}
     if suggest:
         from ..screws.suggest import suggest_trajectories
 

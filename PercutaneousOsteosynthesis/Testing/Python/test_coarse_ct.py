@@ -7,9 +7,9 @@ import pytest
 from PercutaneousOsteosynthesisLib.bone.ct_quality import assess_ct_quality
 from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
-from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume
+from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume, averaged_to_spacing
 from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
-from PercutaneousOsteosynthesisLib.geometry.resample import block_average, to_spacing_mm
+from PercutaneousOsteosynthesisLib.geometry.resample import block_average
 from PercutaneousOsteosynthesisLib.phantom.ct import DIRECTIONS, make_phantom
 from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
 from PercutaneousOsteosynthesisLib.screws.screw import Screw
@@ -60,7 +60,7 @@ def test_elderly_bone_at_staging_spacings(elderly, spacing):
     averaged to 2 and 3 mm (partial volume): bone volume within 5 % of the analytic truth; every truth-safe screw
     path not breach, every truth-breach path breach; the report says when the CT is coarse."""
     ct1, truth = elderly
-    ct = ct1 if spacing == 1.0 else to_spacing_mm(ct1, spacing)
+    ct = ct1 if spacing == 1.0 else averaged_to_spacing(ct1, spacing)
     bone = build_bone_model(ct)
     assert bone.volumes_ml()["bone"] == pytest.approx(truth["bone_volume_ml"], rel=0.05)
     for path in truth["screw_paths"]:
@@ -76,7 +76,7 @@ def test_dense_bone_at_2_mm_keeps_the_bones_apart():
     """The default phantom (dense cortex) averaged to 2 mm: 3 mm joint spaces blurred above the bone threshold are
     found as valleys, so the five bones stay apart and the hip joint stays a breach."""
     ct1, truth = make_phantom(spacing=1.0, direction="flipped")
-    bone = build_bone_model(to_spacing_mm(ct1, 2.0))
+    bone = build_bone_model(averaged_to_spacing(ct1, 2.0))
     names = {c["name"] for c in bone.components}
     assert {"left femur", "right femur", "left hip bone", "right hip bone", "sacrum"} <= names
     assert bone.volumes_ml()["bone"] == pytest.approx(truth["bone_volume_ml"], rel=0.05)

@@ -77,3 +77,20 @@ def test_bad_lesion_args(bad):
 def test_bad_cement_args(bad):
     with pytest.raises(PosteoInputError, match="--cement"):
         parse_cement_arg(bad)
+
+
+def test_cementoplasty_plan_needs_no_screw(phantom_1mm, tmp_path, capsys):
+    """Cementoplasty alone (lesion seed + cement, no screw) is a plan; nothing at all to plan is a clear error."""
+    ct_path, truth = phantom_1mm
+    contained = next(l for l in truth["lesions"] if not l["breaks_cortex"])
+    out = tmp_path / "cement-only"
+    code = main(["-q", "plan", str(ct_path), "--out", str(out), "--lesion-seed", f"lesion:{_pt(contained['center_lps'])}",
+                 "--cement", f"cement:{_pt(contained['center_lps'])}:2"])
+    assert code == 0, capsys.readouterr().out
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["screws"] == [] and [c["name"] for c in rep["cement"]] == ["cement"]
+    assert rep["lesions"][0]["volume_ml"] == pytest.approx(contained["volume_ml"], rel=0.10)
+    assert rep["ct_quality"]["level"] == "full"
+    capsys.readouterr()
+    assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "empty")]) == 2
+    assert "nothing to plan" in capsys.readouterr().err
