@@ -39,6 +39,9 @@ class BoneParameters:
     """Thresholds (HU) and sizes (mm, mL) of the bone model."""
 
     bone_threshold_hu: float = 200.0
+    # on a coarse CT (an axis above 1.6 mm) a thin cortex averaged with marrow and muscle reads lower: 1 mm of 900 HU
+    # cortex in a 3 mm voxel is about 350 HU at best and below 200 HU where the voxel straddles it
+    coarse_bone_threshold_hu: float = 165.0
     cortex_threshold_hu: float = 600.0
     metal_threshold_hu: float = 2500.0
     closing_radius_mm: float = 2.0
@@ -48,6 +51,9 @@ class BoneParameters:
 
     def validate(self):
         check_parameters(self, "bone parameter", non_negative=("closing_radius_mm", "min_component_ml", "joint_max_gap_mm", "margin_mm"))
+        if not self.coarse_bone_threshold_hu <= self.bone_threshold_hu:
+            raise PosteoInputError("bone parameters", f"the coarse-CT bone threshold ({self.coarse_bone_threshold_hu}) must not exceed "
+                                                      f"the bone threshold ({self.bone_threshold_hu})")
         if not self.bone_threshold_hu < self.cortex_threshold_hu < self.metal_threshold_hu:
             raise PosteoInputError("bone parameters", "thresholds must satisfy bone < cortex < metal "
                                    f"({self.bone_threshold_hu}, {self.cortex_threshold_hu}, {self.metal_threshold_hu})")
@@ -286,7 +292,7 @@ def _joint_valleys(hu: np.ndarray, candidate: np.ndarray, coarse_mm: float, spac
             np.maximum(before[tuple(dst_b)], hu[tuple(src_b)], out=before[tuple(dst_b)])
             np.maximum(after[tuple(src_b)], hu[tuple(dst_b)], out=after[tuple(src_b)])
         low = np.minimum(before, after)
-        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) / 5.0) & (low >= params.bone_threshold_hu)
+        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) / 5.0) & (low >= params.coarse_bone_threshold_hu)
     return valley
 
 
@@ -315,10 +321,12 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     ct = working_ct(ct)
     g = ct.geometry
     a = ct.array
+    coarse_mm = max(original_geometry.spacing) if max(original_geometry.spacing) > max(g.spacing) + 1e-6 else 0.0
+    threshold = params.coarse_bone_threshold_hu if coarse_mm > 0 else params.bone_threshold_hu
     report(0.0, "thresholding")
-    candidate = a >= params.bone_threshold_hu
+    candidate = a >= threshold
     if not candidate.any():
-        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {params.bone_threshold_hu:.0f} HU")
+        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {threshold:.0f} HU")
     # crop to the candidate bone + margin
     margin = [int(np.ceil(params.margin_mm / s)) for s in g.spacing]
     nz = [np.nonzero(candidate.any(axis=ax))[0] for ax in ((1, 2), (0, 2), (0, 1))]  # k, j, i
@@ -328,7 +336,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     crop_geo = g.cropped(lo_kji[::-1], hi_kji[::-1])
     hu = a[sl]
     candidate = candidate[sl]
-    coarse_mm = max(original_geometry.spacing) if max(original_geometry.spacing) > max(g.spacing) + 1e-6 else 0.0
     if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
         valley = _joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = _readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
@@ -338,7 +345,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
-                                          f"{params.bone_threshold_hu:.0f} HU")
+                                          f"{threshold:.0f} HU")
     report(0.1, f"closing and filling {n_comp} bones")
     radius = _ball_radius(params.closing_radius_mm, crop_geo.spacing)
     env_labels = np.zeros(hu.shape, np.uint16)

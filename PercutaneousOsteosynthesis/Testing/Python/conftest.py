@@ -52,3 +52,17 @@ def real_bone_2mm(real_ct_2mm):
     from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 
     return build_bone_model(real_ct_2mm)
+
+
+@pytest.fixture(scope="session")
+def real_ct_1mm():
+    from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
+
+    return read_ct(shared_ct("vhm_pelvis_1mm.nii.gz"))
+
+
+@pytest.fixture(scope="session")
+def real_bone_1mm(real_ct_1mm):
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+
+    return build_bone_model(real_ct_1mm)

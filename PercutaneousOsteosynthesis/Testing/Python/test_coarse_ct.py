@@ -83,3 +83,36 @@ def test_dense_bone_at_2_mm_keeps_the_bones_apart():
     for path in truth["screw_paths"]:
         check = check_screw(Screw(path["name"], path["entry_lps"], path["tip_lps"], path["diameter_mm"]), bone, 1.0)
         assert (check.grade == "breach") == (not path["safe"]), path["name"]
+
+
+def _osteoporotic(ct, bone):
+    """The same scan with its cancellous bone (deeper than 3 mm below the 1 mm model's surface, below 500 HU)
+    lowered to 40 % of its HU: osteoporotic values (a 250 HU cancellous bone reads 100 HU); cortex unchanged."""
+    import dataclasses
+
+    from scipy import ndimage
+
+    env = np.zeros(ct.array.shape, bool)
+    off = np.rint(ct.geometry.lps_to_ijk(bone.geometry.origin_lps)).astype(int)[::-1]
+    k, j, i = bone.geometry.shape_kji
+    env[off[0]:off[0] + k, off[1]:off[1] + j, off[2]:off[2] + i] = bone.envelope
+    deep = ndimage.distance_transform_edt(env, sampling=ct.geometry.spacing[::-1]) > 3.0
+    a = ct.array.copy()
+    cancellous = deep & (a < 500)
+    a[cancellous] *= 0.4
+    return dataclasses.replace(ct, array=a, source="osteoporotic variant")
+
+
+@pytest.mark.parametrize("variant", ["3 mm", "osteoporotic 1 mm", "osteoporotic 3 mm"])
+def test_visible_human_coarse_and_osteoporotic_recall(real_ct_1mm, real_bone_1mm, variant):
+    """Recall of the 1 mm model's bone (its envelope voxel centres within half a coarse voxel of the new envelope)
+    on the Visible Human averaged to 3 mm, with osteoporotic cancellous bone, and both: at least 0.95."""
+    ct = _osteoporotic(real_ct_1mm, real_bone_1mm) if variant.startswith("osteoporotic") else real_ct_1mm
+    if variant.endswith("3 mm"):
+        ct = averaged_to_spacing(ct, 3.0)
+    bone = build_bone_model(ct)
+    kji = np.argwhere(real_bone_1mm.envelope)
+    points = real_bone_1mm.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+    recall = float((bone.signed_distance_lps(points) < 0.5 * max(ct.geometry.spacing)).mean())
+    assert recall >= 0.95, recall
+    assert bone.volumes_ml()["bone"] == pytest.approx(real_bone_1mm.volumes_ml()["bone"], rel=0.10)
