@@ -36,17 +36,21 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
     off = SURFACE_OFFSET_VOXELS * float(min(geometry.spacing))
-    sdf = _unsigned_distance(mask, geometry)
+    sdf = _unsigned_distance(mask, geometry)  # 0 inside the mask
+    sdf -= off  # outside voxels done; inside voxels now read -off
     if mask.any():
         # inside distances only matter inside the mask: compute them in its bounding box plus one background layer
         nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
         box = tuple(slice(max(0, int(n[0]) - 1), min(size, int(n[-1]) + 2)) for n, size in zip(nz, mask.shape))
         sub = mask[box]
-        sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
-        inside = _unsigned_distance(np.logical_not(sub), sub_geo)
-        if not np.logical_not(sub).any():  # the mask fills its whole box (touches every side): no background inside
-            inside[:] = 0.0
-        sdf[box] -= np.where(sub, inside, 0.0)
-    sdf[mask] += off
-    sdf[~mask] -= off
+        background = np.logical_not(sub)
+        if background.any():
+            sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
+            inside = _unsigned_distance(background, sub_geo)  # 0 on the background
+        else:  # the mask fills its whole box (touches every side): no background inside
+            inside = np.zeros(sub.shape, np.float32)
+        # inside voxels: -off - inside + 2 off = -(inside - off); background voxels unchanged (inside = 0 there)
+        inside -= np.multiply(sub, 2.0 * off, dtype=np.float32)
+        region = sdf[box]
+        np.subtract(region, inside, out=region)
     return sdf

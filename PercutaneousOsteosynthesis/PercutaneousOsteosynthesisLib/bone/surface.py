@@ -36,12 +36,34 @@ def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iteration
     tf = vtk.vtkTransformPolyDataFilter()
     tf.SetInputConnection(smoother.GetOutputPort())
     tf.SetTransform(tr)
+    tf.Update()
+    surface = tf.GetOutput()
+    # flying edges orient every triangle alike; the grid's direction matrix may mirror them: the signed volume says
+    # which way they point (cheaper than vtkPolyDataNormals' consistency and auto-orientation passes)
+    if _signed_volume(surface) < 0:
+        reverse = vtk.vtkReverseSense()
+        reverse.SetInputData(surface)
+        reverse.ReverseCellsOn()
+        reverse.ReverseNormalsOff()
+        reverse.Update()
+        surface = reverse.GetOutput()
     normals = vtk.vtkPolyDataNormals()
-    normals.SetInputConnection(tf.GetOutputPort())
-    normals.ConsistencyOn()
-    normals.AutoOrientNormalsOn()
+    normals.SetInputData(surface)
+    normals.ConsistencyOff()
+    normals.AutoOrientNormalsOff()
     normals.SplittingOff()
     normals.Update()
     out = vtk.vtkPolyData()
     out.ShallowCopy(normals.GetOutput())
     return out
+
+
+def _signed_volume(poly) -> float:
+    """Volume enclosed by a triangulated surface, positive when its triangles are ordered counter-clockwise seen
+    from outside (outward normals)."""
+    if poly.GetNumberOfPolys() == 0:
+        return 0.0
+    pts = numpy_support.vtk_to_numpy(poly.GetPoints().GetData()).astype(np.float64)
+    cells = numpy_support.vtk_to_numpy(poly.GetPolys().GetConnectivityArray()).reshape(-1, 3)
+    a, b, c = pts[cells[:, 0]], pts[cells[:, 1]], pts[cells[:, 2]]
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
