@@ -3,7 +3,7 @@
 Method: the femur's deepest point (the largest inscribed sphere of its proximal part, where the head is the
 thickest bone) selects the femur's outer surface voxels within 1.8 times that depth; a RANSAC sphere fit (radius
 15-35 mm) on them ignores the neck and the trochanter, and the inliers are refitted by least squares.
-The femur is the bone model component named "<side> femur".
+The femur is the bone model component of kind "femur" on that side (bone.components).
 """
 
 from __future__ import annotations
@@ -60,9 +60,22 @@ def _ransac_sphere(points: np.ndarray, tolerance_mm: float, radius_range=(15.0, 
     return fit_sphere(points[inliers])
 
 
+def sphere_support(points: np.ndarray, tolerance_mm: float, radius_range=(15.0, 35.0), trials: int = 300, seed: int = 0):
+    """(centre, radius, support): the best RANSAC sphere of :func:`_ransac_sphere` and the fraction of the points
+    within ``tolerance_mm`` of it; None when no sphere of that size fits."""
+    try:
+        centre, radius, _ = _ransac_sphere(points, tolerance_mm, radius_range, trials, seed)
+    except (PosteoInputError, np.linalg.LinAlgError):
+        return None
+    if not radius_range[0] <= radius <= radius_range[1]:
+        return None
+    support = float((np.abs(np.linalg.norm(points - centre, axis=1) - radius) < tolerance_mm).mean())
+    return centre, radius, support
+
+
 def locate_femoral_head(bone, side: str) -> FemoralHead:
     """Centre and radius (LPS mm) of the femoral head of ``side`` ("left"/"right")."""
-    comp = next((c for c in bone.components if c.get("name") == f"{side} femur"), None)
+    comp = next((c for c in bone.components if c.get("kind") == "femur" and c.get("side") == side), None)
     if comp is None:
         raise PosteoInputError(f"{side} femoral head", "no separate femur in the bone model (not in the CT, or joined to "
                                                       "the pelvis across the hip joint)")

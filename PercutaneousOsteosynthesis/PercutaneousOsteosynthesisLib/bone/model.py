@@ -29,6 +29,7 @@ from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
 from ..geometry.sampling import VolumeSampler
+from .components import name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL  # noqa: F401  (re-exported for callers)
@@ -232,24 +233,6 @@ def _crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeomet
     return joint
 
 
-def _name_components(comps: list, x_mid: float):
-    hips = [c for c in comps if c.get("joins_sacrum")]
-    for c in hips:
-        c["name"] = ("left" if c["centroid_lps"][0] > x_mid else "right") + " hip bone"
-    for c in comps:
-        if "name" in c:
-            continue
-        side = "left" if c["centroid_lps"][0] > x_mid else "right"
-        below_hip = any(c["centroid_lps"][2] < h["centroid_lps"][2] and (h["centroid_lps"][0] > x_mid) == (side == "left") for h in hips)
-        spans_midline = c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]
-        if spans_midline and c["volume_ml"] > 300 and not any(o.get("name") == "sacrum" for o in comps):
-            c["name"] = "pelvic ring (sacrum and hip bones joined)"
-        elif below_hip and c["volume_ml"] > 20:
-            c["name"] = f"{side} femur"
-        else:
-            c["name"] = f"bone component {c['label']}"
-
-
 SOFT_TISSUE_HU = 45.0  # muscle: the outside level of a bone edge
 
 
@@ -379,7 +362,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.55, "joints")
     joint = _crossable_joints(env_labels, comps, crop_geo, params)
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
-    _name_components(comps, x_mid)
+    name_components(comps, x_mid, env_labels, crop_geo)
     envelope = env_labels > 0
     labels = np.zeros(hu.shape, np.uint8)
     labels[envelope] = CANCELLOUS

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, Delaunay
 
-from ..bone.labels import BONE_LABELS, METAL
+from ..bone.labels import BONE_LABELS, CANCELLOUS, METAL
 from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
 
@@ -272,6 +272,32 @@ def _extend_to_hull(mask, lytic_open, closed, env, sp, shell_mm):
     return np.isin(lab, ids[ids > 0]), region
 
 
+CONTRAST_RIM_MM = 4.0  # the lesion's surroundings: the cancellous bone within this distance of it
+MIN_CONTRAST_HU = 30.0  # below this a lytic lesion is not told from its surroundings
+
+
+def _contrast_threshold(hu, mask, cancellous, ball, seed_mean: float, sp, params) -> float:
+    """The lytic threshold half-way between the lesion's core (``seed_mean``) and the cancellous bone around it,
+    refined twice on the rim of the lesion found with it; the configured threshold when there is no contrast."""
+    # first guess of the surroundings: the box's cancellous bone outside the seed ball (the lesion is a small part)
+    around = cancellous & ~ball
+    if around.sum() < 50:
+        return params.lytic_threshold_hu
+    background = float(np.median(hu[around]))
+    threshold = params.lytic_threshold_hu
+    for _ in range(2):
+        if background - seed_mean < MIN_CONTRAST_HU:
+            break
+        threshold = min(params.lytic_threshold_hu, 0.5 * (seed_mean + background))
+        lytic = ndimage.binary_fill_holes((hu < threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu) & (cancellous | mask))
+        grown = _grow(lytic, ball, sp, params.opening_radius_mm)
+        rim = (ndimage.distance_transform_edt(~grown, sampling=sp) <= CONTRAST_RIM_MM) & ~grown & cancellous
+        if rim.sum() < 20:
+            break
+        background = float(np.median(hu[rim]))
+    return float(threshold)
+
+
 def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParameters | None = None) -> Lesion:
     """Segment the lesion around ``seed_lps`` (LPS mm) on the bone model's grid; see the module docstring."""
     params = params or LesionParameters()
@@ -313,9 +339,19 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies in bone of normal density (mean "
                                     f"{seed_mean:.0f} HU within {params.seed_radius_mm} mm; lytic < {params.lytic_threshold_hu:.0f}, "
                                     f"blastic >= {params.blastic_threshold_hu:.0f} HU): no lesion found")
-    lytic_open = (hu < params.lytic_threshold_hu) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
+    lytic_threshold = params.lytic_threshold_hu
+    lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
     abnormal = lytic | blastic
     mask = _grow(abnormal, ball, sp, params.opening_radius_mm)
+    if seed_mean < params.lytic_threshold_hu:
+        # osteoporotic bone: the surroundings may themselves read below the lytic threshold (cancellous 50-150 HU,
+        # fatty marrow near 0); bound the lesion by contrast with its own surroundings instead
+        lytic_threshold = _contrast_threshold(hu, mask, closed & (labels == CANCELLOUS), ball, seed_mean, sp, params)
+        if lytic_threshold < params.lytic_threshold_hu:
+            # at a low contrast, noise leaves holes in the lesion (and the opening would widen them): a lytic lesion is solid
+            lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu))
+            lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
+            mask = _grow(lytic | blastic, ball, sp, params.opening_radius_mm)
     voxel_ml = g.voxel_volume_mm3 / 1000.0
     region = closed
     if mask.any() and (ndimage.binary_dilation(mask) & ~closed).any():

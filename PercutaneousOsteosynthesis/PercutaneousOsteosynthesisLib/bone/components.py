@@ -1,0 +1,84 @@
+"""Which bone a connected piece of the bone model is: ``BoneComponent(kind, side)``, recognised from anatomy.
+
+- sacrum: the midline bone joined to a lateral bone by a sacroiliac joint gap (found in ``bone.model``);
+- hip bone: a lateral bone joined to the sacrum;
+- femur: a lateral bone whose upper surface is largely a sphere of a femoral head's size (radius 18-32 mm), whether
+  or not the pelvis is recognised (a scan ending at the femoral heads, a pelvis whose joints are fused);
+- pelvic ring: sacrum and hip bones in one piece (fused or unresolved sacroiliac joints).
+Side from the midline (LPS: +x is the patient's left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .femoral_head import sphere_support
+
+KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "other")
+HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
+HEAD_SEARCH_DEPTH_MM = 60.0  # the upper part of a femur searched for the head
+HEAD_MIN_SUPPORT = 0.35  # fraction of that part's surface on the sphere
+
+
+@dataclass(frozen=True)
+class BoneComponent:
+    kind: str
+    side: str | None = None  # "left", "right" or None (midline)
+    label: int = 0
+
+    @property
+    def name(self) -> str:
+        if self.kind == "pelvic ring":
+            return "pelvic ring (sacrum and hip bones joined)"
+        if self.kind == "other":
+            return f"bone component {self.label}"
+        return f"{self.side} {self.kind}" if self.side else self.kind
+
+
+def surface_points_lps(env_labels: np.ndarray, comp: dict, geometry) -> np.ndarray:
+    """LPS centres of the component's boundary voxels (a 6-neighbour outside it)."""
+    box = comp["box"]
+    own = env_labels[box] == comp["label"]
+    boundary = own & ~ndimage.binary_erosion(own)
+    kji = np.argwhere(boundary) + [s.start for s in box]
+    return geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+
+
+def femoral_head_sphere(surface_lps: np.ndarray, spacing) -> tuple[np.ndarray, float, float] | None:
+    """(centre, radius, support) of a femoral-head-sized sphere carrying at least HEAD_MIN_SUPPORT of the surface
+    of the component's upper HEAD_SEARCH_DEPTH_MM, or None."""
+    if len(surface_lps) < 100:
+        return None
+    top = surface_lps[surface_lps[:, 2] > surface_lps[:, 2].max() - HEAD_SEARCH_DEPTH_MM]
+    if len(top) < 100:
+        return None
+    found = sphere_support(top, tolerance_mm=max(1.0, float(max(spacing))), radius_range=HEAD_RADIUS_RANGE_MM)
+    if found is None or found[2] < HEAD_MIN_SUPPORT:
+        return None
+    return found
+
+
+def name_components(comps: list, x_mid: float, env_labels: np.ndarray, geometry) -> None:
+    """Set ``kind``, ``side`` and ``name`` of every component dict (``joins_sacrum`` and ``name`` "sacrum" set by the
+    sacroiliac joint search are kept); femurs get ``head_centre_lps``/``head_radius_mm`` of their sphere."""
+    for c in comps:
+        side = "left" if c["centroid_lps"][0] > x_mid else "right"
+        spans_midline = c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]
+        if c.get("name") == "sacrum":
+            comp = BoneComponent("sacrum")
+        elif c.get("joins_sacrum"):
+            comp = BoneComponent("hip bone", side)
+        elif spans_midline and c["volume_ml"] > 300:
+            comp = BoneComponent("pelvic ring")
+        else:
+            head = None if spans_midline or c["volume_ml"] < 20 else femoral_head_sphere(surface_points_lps(env_labels, c, geometry),
+                                                                                          geometry.spacing)
+            if head is not None:
+                comp = BoneComponent("femur", side)
+                c["head_centre_lps"], c["head_radius_mm"] = head[0].tolist(), float(head[1])
+            else:
+                comp = BoneComponent("other", None, c["label"])
+        c["kind"], c["side"], c["name"] = comp.kind, comp.side, comp.name
