@@ -73,6 +73,7 @@ class BoneModel:
     source: str = ""
     sha256: str = ""
     ct_quality: dict = field(default_factory=dict)  # see bone.ct_quality: spacing level, added margin, message
+    component_labels: np.ndarray | None = field(default=None, repr=False)  # uint16 [k, j, i]: components[n]["label"] per voxel
     _sampler: VolumeSampler | None = field(default=None, repr=False)
     _surface: object = field(default=None, repr=False)
 
@@ -96,7 +97,7 @@ class BoneModel:
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels > 0, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
-                         self.ct_quality)
+                         self.ct_quality, self.component_labels)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
@@ -114,6 +115,18 @@ class BoneModel:
         out = np.zeros(len(kji), np.uint8)
         out[inside] = self.labels[kji[inside, 0], kji[inside, 1], kji[inside, 2]]
         return out
+
+    def component_of_voxels(self, mask: np.ndarray) -> dict | None:
+        """The component (a dict of ``components``) holding most of the voxels of ``mask`` ([k, j, i] on this grid), or
+        None when none of them lies in a component."""
+        if self.component_labels is None or not np.any(mask):
+            return None
+        counts = np.bincount(self.component_labels[mask].ravel().astype(np.int64))
+        counts[0] = 0
+        if counts.max() == 0:
+            return None
+        label = int(np.argmax(counts))
+        return next((c for c in self.components if c["label"] == label), None)
 
     def volumes_ml(self) -> dict:
         v = self.geometry.voxel_volume_mm3 / 1000.0
@@ -369,8 +382,8 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     labels[envelope & (hu >= params.cortex_threshold_hu)] = CORTEX
     labels[hu >= params.metal_threshold_hu] = METAL
     labels[joint] = JOINT
-    del env_labels, labels_cc
+    del labels_cc
     report(0.65, "signed distance field")
     sdf = signed_distance_mm(labels > 0, crop_geo)
     report(1.0, "bone model ready")
-    return BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality)
+    return BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)

@@ -66,7 +66,7 @@ def screw_relation(screw, lesion, bone) -> dict:
 
 def lesion_mirels(lesion, bone, pain) -> dict:
     """Mirels' score dict, or ``{"score": None, "reason": ...}``."""
-    comp = component_at(bone, lesion.centroid_lps)
+    comp = bone.component_of_voxels(lesion.full_mask()) or component_at(bone, lesion.centroid_lps)
     name = comp["name"] if comp else ""
     top = comp["bounds_lps"][1][2] if comp else None
     site, note = site_of(name, lesion.centroid_lps, top)

@@ -5,7 +5,9 @@ key of a voxel is its resistance plus ``distance_weight`` per mm of distance to 
 equal resistances fill as a ball).  Resistance: lesion voxels 0 (lytic lesions first); cancellous bone
 (label 2) ``1 + max(HU, 0) / hu_scale``; never intact cortex (label 1), metal (3), a joint (4) or outside the
 envelope (0) -- except voxels of a lesion, so cement reaches the defect of a lesion that breaks the cortex.
-The flood stops at the requested volume (to one voxel) or when nothing more is reachable (a warning).
+The planned screws' volume (cylinders of their radius) is never filled: cement flows around them, and the screws
+it touches are reported. The flood stops at the requested volume (to one voxel) or when nothing more is reachable
+(a warning).
 
 Leakage risk: distances (mm, between voxel centres) from the cement to soft tissue through a lesion's
 cortical defect, to the bone surface, to a joint space (non-bone voxels between two bone components no more
@@ -118,6 +120,10 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
     start_kji = np.rint(g.lps_to_ijk(p)).astype(int)[::-1]
     s0 = tuple(int(v) for v in start_kji)
     voxel_ml = g.voxel_volume_mm3 / 1000.0
+    blocked = screw_voxels(screws, g)  # the planned screws' volume: cement flows around them
+    if blocked[s0]:
+        raise PosteoInputError(src, f"injection point {np.round(p, 1).tolist()} (LPS mm) lies inside a planned screw: move the "
+                                    "needle tip off the screw (or inject through a fenestrated screw, not modelled)")
     target_lesion = None
     if fill_fraction is not None:
         f = float(fill_fraction)
@@ -126,7 +132,8 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
         if lesion_id[s0] == 0:
             raise PosteoInputError(src, f"fill fraction given but the injection point {np.round(p, 1).tolist()} (LPS mm) lies in no lesion")
         target_lesion = int(lesion_id[s0])
-        n_lesion_target = max(1, int(round(f * int(lesions[target_lesion - 1].mask.sum()))))
+        free = int(((lesion_id == target_lesion) & ~blocked).sum())  # the screws' share of the lesion cannot be filled
+        n_lesion_target = max(1, int(round(f * free)))
         volume_ml = n_lesion_target * voxel_ml
     if volume_ml is None or not np.isfinite(float(volume_ml)) or float(volume_ml) <= 0:
         raise PosteoInputError(src, f"volume must be > 0 mL, got {volume_ml}")
@@ -136,6 +143,8 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
     scale = float(params.hu_scale)
 
     def cost(k, j, i):
+        if blocked[k, j, i]:
+            return None
         if lesion_id[k, j, i]:
             return 0.0 if hu[k, j, i] < 600.0 else 1.0 + max(float(hu[k, j, i]), 0.0) / scale
         if labels[k, j, i] == CANCELLOUS:
@@ -181,10 +190,30 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
     contact = []
     for s in screws or ():
         d = _point_segment_distances(pts, s.entry_lps, s.tip_lps)
-        if d.min() <= s.radius_mm + 0.5 * max(g.spacing):
+        if len(d) and d.min() <= s.radius_mm + max(g.spacing):  # cement next to the screw's surface
             contact.append(s.name)
     leak = leak_risk(mask, labels, lesion_id, [bool(getattr(l, "cortical_breakthrough", False)) for l in lesions], g, params)
     return CementResult(name, g, mask, p, volume_ml, actual, fills, contact, leak, warnings)
+
+
+def screw_voxels(screws, g: ImageGeometry) -> np.ndarray:
+    """[k, j, i] mask of the grid voxels whose centre lies inside a screw (cylinder of the screw's radius around the
+    segment entry-tip, LPS mm), computed in each screw's bounding box."""
+    out = np.zeros(g.shape_kji, bool)
+    for s in screws or ():
+        a, b, r = np.asarray(s.entry_lps, float), np.asarray(s.tip_lps, float), float(s.radius_mm)
+        corners = np.array([[x, y, z] for x in (min(a[0], b[0]) - r, max(a[0], b[0]) + r) for y in (min(a[1], b[1]) - r, max(a[1], b[1]) + r)
+                            for z in (min(a[2], b[2]) - r, max(a[2], b[2]) + r)])
+        ijk = g.lps_to_ijk(corners)
+        lo = np.clip(np.floor(ijk.min(axis=0)).astype(int), 0, np.array(g.size))
+        hi = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 1, 0, np.array(g.size))
+        if np.any(hi <= lo):
+            continue
+        k, j, i = np.meshgrid(*[np.arange(lo[ax], hi[ax]) for ax in (2, 1, 0)], indexing="ij")
+        idx = np.column_stack([i.ravel(), j.ravel(), k.ravel()])
+        inside = _point_segment_distances(g.ijk_to_lps(idx.astype(float)), a, b) <= r
+        out[k.ravel()[inside], j.ravel()[inside], i.ravel()[inside]] = True
+    return out
 
 
 def leak_risk(mask, labels, lesion_id, breakthrough, g: ImageGeometry, params: CementParameters) -> dict:

@@ -35,6 +35,8 @@ from scipy.spatial import ConvexHull, Delaunay
 from ..bone.labels import BONE_LABELS, CANCELLOUS, METAL
 from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
+from .growth import ball as _ball
+from .growth import contrast_threshold, grow
 
 LESION_TYPES = ("lytic", "blastic", "mixed")
 
@@ -147,12 +149,6 @@ def closed_component(envelope: np.ndarray, near_kji, radius_mm: float, spacing_k
     return (ndimage.distance_transform_edt(dil, sampling=spacing_kji) > radius_mm) | m
 
 
-def _ball(shape, centre_kji, radius_mm, spacing_kji) -> np.ndarray:
-    grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    d2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, centre_kji, spacing_kji))
-    return d2 <= radius_mm ** 2
-
-
 def max_feret_mm(points: np.ndarray) -> float:
     """Largest distance between two of the points (mm), via their convex hull."""
     if len(points) < 2:
@@ -227,25 +223,6 @@ def _cross_sections(lesion_pts, bone_pts, rim_pts, rim_is_lesion, axis, spacing,
     return best
 
 
-def _grow(abnormal, ball, sp, opening_mm) -> np.ndarray:
-    """Components of ``abnormal`` meeting ``ball``, cut from neighbours joined by bridges thinner than the opening."""
-    r = [max(1, int(round(opening_mm / s))) for s in sp]
-    st = _ball(tuple(2 * v + 1 for v in r), r, max(opening_mm, max(sp)) + 1e-6, sp)
-    core = ndimage.binary_erosion(abnormal, structure=st) if opening_mm > 0 else abnormal
-    lab, _ = ndimage.label(core)
-    ids = np.unique(lab[ball & core])
-    ids = ids[ids > 0]
-    if len(ids) == 0:  # a lesion thinner than the opening: plain connectivity
-        lab, _ = ndimage.label(abnormal)
-        ids = np.unique(lab[ball & abnormal])
-        ids = ids[ids > 0]
-        return np.isin(lab, ids) if len(ids) else np.zeros_like(abnormal)
-    grown = ndimage.binary_dilation(np.isin(lab, ids), structure=st) & abnormal
-    lab, _ = ndimage.label(grown)
-    ids = np.unique(lab[ball & grown])
-    return np.isin(lab, ids[ids > 0])
-
-
 def _extend_to_hull(mask, lytic_open, closed, env, sp, shell_mm):
     """At a cortical defect the closing's bridge sags into the bone: add the lytic voxels connected to the
     lesion that lie inside the convex hull of the lesion and the bone within ``shell_mm`` of it."""
@@ -270,32 +247,6 @@ def _extend_to_hull(mask, lytic_open, closed, env, sp, shell_mm):
     region = closed.copy()
     region[sub] |= inside
     return np.isin(lab, ids[ids > 0]), region
-
-
-CONTRAST_RIM_MM = 4.0  # the lesion's surroundings: the cancellous bone within this distance of it
-MIN_CONTRAST_HU = 30.0  # below this a lytic lesion is not told from its surroundings
-
-
-def _contrast_threshold(hu, mask, cancellous, ball, seed_mean: float, sp, params) -> float:
-    """The lytic threshold half-way between the lesion's core (``seed_mean``) and the cancellous bone around it,
-    refined twice on the rim of the lesion found with it; the configured threshold when there is no contrast."""
-    # first guess of the surroundings: the box's cancellous bone outside the seed ball (the lesion is a small part)
-    around = cancellous & ~ball
-    if around.sum() < 50:
-        return params.lytic_threshold_hu
-    background = float(np.median(hu[around]))
-    threshold = params.lytic_threshold_hu
-    for _ in range(2):
-        if background - seed_mean < MIN_CONTRAST_HU:
-            break
-        threshold = min(params.lytic_threshold_hu, 0.5 * (seed_mean + background))
-        lytic = ndimage.binary_fill_holes((hu < threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu) & (cancellous | mask))
-        grown = _grow(lytic, ball, sp, params.opening_radius_mm)
-        rim = (ndimage.distance_transform_edt(~grown, sampling=sp) <= CONTRAST_RIM_MM) & ~grown & cancellous
-        if rim.sum() < 20:
-            break
-        background = float(np.median(hu[rim]))
-    return float(threshold)
 
 
 def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParameters | None = None) -> Lesion:
@@ -342,16 +293,16 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     lytic_threshold = params.lytic_threshold_hu
     lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
     abnormal = lytic | blastic
-    mask = _grow(abnormal, ball, sp, params.opening_radius_mm)
+    mask = grow(abnormal, ball, sp, params.opening_radius_mm)
     if seed_mean < params.lytic_threshold_hu:
         # osteoporotic bone: the surroundings may themselves read below the lytic threshold (cancellous 50-150 HU,
         # fatty marrow near 0); bound the lesion by contrast with its own surroundings instead
-        lytic_threshold = _contrast_threshold(hu, mask, closed & (labels == CANCELLOUS), ball, seed_mean, sp, params)
+        lytic_threshold = contrast_threshold(hu, mask, closed & (labels == CANCELLOUS), ball, seed_mean, sp, params)
         if lytic_threshold < params.lytic_threshold_hu:
             # at a low contrast, noise leaves holes in the lesion (and the opening would widen them): a lytic lesion is solid
             lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu))
             lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
-            mask = _grow(lytic | blastic, ball, sp, params.opening_radius_mm)
+            mask = grow(lytic | blastic, ball, sp, params.opening_radius_mm)
     voxel_ml = g.voxel_volume_mm3 / 1000.0
     region = closed
     if mask.any() and (ndimage.binary_dilation(mask) & ~closed).any():

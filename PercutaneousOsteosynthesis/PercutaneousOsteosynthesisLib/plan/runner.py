@@ -14,6 +14,7 @@ from ..report.json_report import build_report, screw_entry, write_report
 from ..screws.clearance import check_screws
 from ..screws.femoral_neck import neck_set_metrics
 from ..screws.guidance import compute_guidance
+from ..screws.head_seat import head_seat
 from ..screws.model import screw_polydata_lps
 from .markups import save_plan
 from .model import Plan
@@ -81,7 +82,11 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
         except PosteoInputError as exc:
             g = None
             warnings.append(f"screw '{s.name}': no guidance ({exc.problem})")
-        entries.append(screw_entry(s, c, g))
+        entry = screw_entry(s, c, g)
+        entry["head_seat"] = head_seat(s, ct, bone.parameters.bone_threshold_hu, catalog)
+        if entry["head_seat"]["washer_advised"]:
+            warnings.append(f"screw '{s.name}': {entry['head_seat']['note']}")
+        entries.append(entry)
     if exact:
         _confirm_exact(plan.screws, bone, margin, entries, warnings)
     quality = bone.ct_quality or {}

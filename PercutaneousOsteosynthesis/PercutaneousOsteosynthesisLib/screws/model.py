@@ -3,7 +3,7 @@
 The surface is a solid of revolution about the screw axis, built from a profile (distance ``s`` from the
 entry along the axis, radius ``r``):
 
-* head: cylinder of diameter ``HEAD_DIAMETER_FACTOR * d`` and height ``HEAD_HEIGHT_FACTOR * d`` behind the entry
+* head: cylinder of the implant's head diameter (catalog; ``HEAD_DIAMETER_FACTOR * d`` without one) and height ``HEAD_HEIGHT_FACTOR * d`` behind the entry
   (``s < 0``), pushed further back by the washer when ``screw.washer``;
 * washer: disc of diameter ``WASHER_DIAMETER_FACTOR * d`` and thickness ``WASHER_THICKNESS_MM`` on ``-t <= s <= 0``;
 * shaft: cylinder of the screw diameter from the entry to the thread;
@@ -31,6 +31,18 @@ THREAD_CORE_FACTOR = 0.8
 PART_SHAFT, PART_THREAD, PART_HEAD, PART_WASHER = 0, 1, 2, 3
 
 
+def head_diameter_mm(screw: Screw, catalog=None) -> float:
+    """The head diameter of the screw's implant in the catalog; ``HEAD_DIAMETER_FACTOR`` x d for screws without one."""
+    from .implants import default_catalog
+
+    catalog = catalog or default_catalog()
+    if screw.implant_id and screw.implant_id in catalog:
+        head = float(catalog.get(screw.implant_id).head_diameter_mm)
+        if head > 0:
+            return head
+    return HEAD_DIAMETER_FACTOR * screw.diameter_mm
+
+
 def head_extent_mm(screw: Screw) -> float:
     """How far the head (and washer) stands out behind the entry point, along the axis (mm)."""
     return HEAD_HEIGHT_FACTOR * screw.diameter_mm + (WASHER_THICKNESS_MM if screw.washer else 0.0)
@@ -43,7 +55,7 @@ def screw_profile(screw: Screw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     thread = length if screw.thread_length_mm is None else min(screw.thread_length_mm, length)
     rows = []  # (s, r, part)
     s0 = -head_extent_mm(screw)
-    head_r = 0.5 * HEAD_DIAMETER_FACTOR * screw.diameter_mm
+    head_r = 0.5 * head_diameter_mm(screw)
     rows.append((s0, head_r, PART_HEAD))
     if screw.washer:
         rows += [(-WASHER_THICKNESS_MM, head_r, PART_HEAD), (-WASHER_THICKNESS_MM, 0.5 * WASHER_DIAMETER_FACTOR * screw.diameter_mm, PART_WASHER),

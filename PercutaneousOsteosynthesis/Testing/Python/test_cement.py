@@ -50,7 +50,7 @@ def test_screws_in_contact_and_bad_input(phantom, phantom_bone, lesions):
     c = np.asarray(truth["lesions"][0]["center_lps"])
     through = Screw("through", c + [0, 0, 30.0], c - [0, 0, 30.0], 7.3)
     far = Screw("far", c + [60.0, 0, 30.0], c + [60.0, 0, -30.0], 7.3)
-    r = simulate_cement(ct, phantom_bone, c, 2.0, lesions, "s", screws=[through, far])
+    r = simulate_cement(ct, phantom_bone, c + [6.0, 0, 0], 2.0, lesions, "s", screws=[through, far])  # needle beside the screw
     assert r.screws_in_contact == ["through"]
     with pytest.raises(PosteoInputError, match="> 0"):
         simulate_cement(ct, phantom_bone, c, 0.0, lesions)
@@ -69,7 +69,7 @@ def test_report(phantom, phantom_bone):
     c = np.asarray(left["center_lps"])
     screw = Screw("across", c - 40.0 * np.array([0.0, 0.0, 1.0]), c + 40.0 * np.array([0.0, 0.0, 1.0]), 6.5)
     plan = Plan(lesions=[LesionSeed(left["name"], c, "functional"), LesionSeed(right["name"], right["center_lps"])],
-                cement=[CementInjection("cement left", c, 2.5)], screws=[screw])
+                cement=[CementInjection("cement left", c + [5.0, 0, 0], 2.5)], screws=[screw])  # needle beside the screw
     rep = analyze_lesions_and_cement(ct, phantom_bone, plan)
     l0, l1 = rep["lesions"]
     assert l0["volume_ml"] == pytest.approx(left["volume_ml"], rel=0.1)
@@ -83,3 +83,31 @@ def test_report(phantom, phantom_bone):
     names = [s[0] for s in rep["segments"]]
     assert names == [left["name"], right["name"], "cement left"]
     assert all(m.shape == phantom_bone.geometry.shape_kji for _, m, _ in rep["segments"])
+
+
+def test_cement_flows_around_planned_screws(phantom, phantom_bone, lesions):
+    """A 7.3 mm screw 4 mm off the centre of the 9 mm contained lesion: filling the lesion completely leaves the
+    screw's share of it empty (truth: Monte Carlo volume of the sphere-cylinder intersection), no cement voxel lies
+    inside the screw, and the screw is reported in contact. An injection inside the screw is refused."""
+    ct, truth = phantom
+    left = truth["lesions"][0]
+    c, radius = np.array(left["center_lps"]), left["radius_mm"]
+    offset = np.array([0.0, 0.0, 4.0])
+    axis = np.array([1.0, 0.2, 0.1]) / np.linalg.norm([1.0, 0.2, 0.1])
+    screw = Screw("through", c + offset - 40 * axis, c + offset + 40 * axis, 7.3)
+    rng = np.random.default_rng(0)
+    p = c + rng.uniform(-radius, radius, size=(400_000, 3))
+    in_sphere = np.linalg.norm(p - c, axis=1) < radius
+    rel = p - screw.entry_lps
+    t = rel @ axis
+    in_cyl = np.linalg.norm(rel - t[:, None] * axis, axis=1) < 3.65
+    share = (in_sphere & in_cyl).sum() / in_sphere.sum()  # the screw's share of the lesion
+    without = simulate_cement(ct, phantom_bone, c - offset, None, lesions, "no screw", fill_fraction=1.0)
+    with_screw = simulate_cement(ct, phantom_bone, c - offset, None, lesions, "screw", fill_fraction=1.0, screws=[screw])
+    assert with_screw.volume_ml == pytest.approx(without.volume_ml * (1 - share), rel=0.08)
+    pts = phantom_bone.geometry.ijk_to_lps(np.argwhere(with_screw.mask)[:, ::-1].astype(float))
+    rel = pts - screw.entry_lps
+    assert np.linalg.norm(rel - (rel @ axis)[:, None] * axis, axis=1).min() > 3.65 - 1e-6
+    assert with_screw.screws_in_contact == ["through"] and without.screws_in_contact == []
+    with pytest.raises(PosteoInputError, match="inside a planned screw"):
+        simulate_cement(ct, phantom_bone, c + offset, 1.0, lesions, "in the screw", screws=[screw])

@@ -123,3 +123,15 @@ def test_visible_human_coarse_and_osteoporotic_recall(real_ct_1mm, real_bone_1mm
     recall = float((bone.signed_distance_lps(points) < 0.5 * max(ct.geometry.spacing)).mean())
     assert recall >= 0.95, recall
     assert bone.volumes_ml()["bone"] == pytest.approx(real_bone_1mm.volumes_ml()["bone"], rel=0.10)
+
+
+def test_the_bone_holding_a_lesion_is_found_by_containment(phantom, phantom_bone):
+    """The report names the bone that holds most of the lesion's voxels (both supra-acetabular lesions: the hip bone
+    of their side), not the component whose bounding box happens to hold the centroid."""
+    from PercutaneousOsteosynthesisLib.lesions.analysis import lesion_mirels
+
+    ct, truth = phantom
+    for les in truth["lesions"]:
+        found = segment_lesion(ct, phantom_bone, np.array(les["center_lps"]), les["name"])
+        side = "left" if les["center_lps"][0] > 0 else "right"
+        assert lesion_mirels(found, phantom_bone, None)["bone"] == f"{side} hip bone"
