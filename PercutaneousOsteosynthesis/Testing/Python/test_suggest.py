@@ -56,3 +56,45 @@ def test_no_candidate_in_air(phantom_bone):
     assert suggest_trajectories(far, phantom_bone) == []
     with pytest.raises(PosteoInputError):
         suggest_trajectories(far, phantom_bone, cone_deg=95)
+
+
+def _block_and_rod_bone():
+    """A thick short block (x -75..-35, half-width 20 mm) continued by a thin long rod (x -35..50, half-width 7 mm):
+    cortex 2 mm (1000 HU), cancellous 250 HU, in muscle; 1 mm voxels with 8 sub-samples each."""
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+    from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume
+    from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
+
+    lo, size = np.array([-85.0, -35.0, -35.0]), (146, 71, 71)
+    geo = ImageGeometry(size, (1.0,) * 3, tuple(lo), (1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
+    k, j, i = np.meshgrid(*(np.arange(n) for n in size[::-1]), indexing="ij")
+    centres = lo + np.stack([i, j, k], axis=-1)
+    acc = np.zeros(size[::-1])
+    for dx in (-0.25, 0.25):
+        for dy in (-0.25, 0.25):
+            for dz in (-0.25, 0.25):
+                p = centres + [dx, dy, dz]
+                block = np.max(np.abs(p - [-55.0, 0, 0]) - [20.0, 20.0, 20.0], axis=-1)
+                rod = np.max(np.abs(p - [7.5, 0, 0]) - [42.5, 7.0, 7.0], axis=-1)
+                d = np.minimum(block, rod)
+                acc += np.where(d <= -2.0, 250.0, np.where(d <= 0, 1000.0, 40.0))
+    return build_bone_model(CTVolume((acc / 8).astype(np.float32), geo, "block and rod"))
+
+
+def test_the_longest_safe_screw_ranks_first():
+    """A screw drawn from the block toward the rod but leaving it: the best suggestion runs down the rod (long,
+    3.35 mm clearance at most) rather than staying in the block (clearance up to 16 mm but at most ~40 mm long)."""
+    from PercutaneousOsteosynthesisLib.screws.screw import Screw
+
+    bone = _block_and_rod_bone()
+    entry = np.array([-75.0, 0.0, 0.0])
+    u = np.array([np.cos(np.radians(8)), np.sin(np.radians(8)), 0.0])
+    drawn = Screw("drawn", entry, entry + 60.0 * u, 7.3, "CS-7.3-T16-060")
+    assert check_screw(drawn, bone).grade == "breach"
+    best = suggest_trajectories(drawn, bone, cone_deg=10, entry_radius_mm=5)[0]
+    assert best.check.grade == "excellent"
+    # truth: the longest catalog length within the search cap (drawn + 20 mm) that the rod holds
+    lengths = [x for x in default_catalog().lengths(7.3, 16) if x <= 80.0]
+    assert best.screw.length_mm == pytest.approx(max(lengths))
+    tip = best.screw.tip_lps
+    assert tip[0] > -35.0 and max(abs(tip[1]), abs(tip[2])) < 7.0 - 3.65  # in the rod, the whole screw inside it
