@@ -82,3 +82,10 @@ def name_components(comps: list, x_mid: float, env_labels: np.ndarray, geometry)
             else:
                 comp = BoneComponent("other", None, c["label"])
         c["kind"], c["side"], c["name"] = comp.kind, comp.side, comp.name
+
+
+def midline_x_lps(bone) -> float:
+    """The patient's midline (LPS x, mm): the middle of all bone components' extent."""
+    if not bone.components:
+        return 0.0
+    return 0.5 * (min(c["bounds_lps"][0][0] for c in bone.components) + max(c["bounds_lps"][1][0] for c in bone.components))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text
+from ..report.format import breakthrough_text, fill_text, fracture_risk_text, leak_text, mirels_text
 
 
 def print_lesion_tables(report: dict):
     for les in report.get("lesions", []):
         print(f"lesion {les['name']}: {les['volume_ml']:.1f} mL, {les['max_diameter_mm']:.0f} mm, {les['type']}, "
-              f"{breakthrough_text(les['cortical_breakthrough'])}, Mirels {mirels_text(les.get('mirels'))}")
+              f"{breakthrough_text(les['cortical_breakthrough'])}, Mirels {mirels_text(les.get('mirels'))}"
+              + (f", {fracture_risk_text(les['fracture_risk'])}" if les.get("fracture_risk") else ""))
     for c in report.get("cement", []):
         print(f"cement {c['name']}: {c['volume_ml']:.1f} mL; fills {fill_text(c.get('lesion_fill_fraction', {}))}; "
               f"leak risk: {leak_text(c['leak_risk'], with_reasons=True)}")

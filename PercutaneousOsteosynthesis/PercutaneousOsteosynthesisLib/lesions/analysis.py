@@ -65,19 +65,54 @@ def screw_relation(screw, lesion, bone) -> dict:
 
 
 def lesion_mirels(lesion, bone, pain) -> dict:
-    """Mirels' score dict, or ``{"score": None, "reason": ...}``."""
+    """Mirels' score of a lesion (``MirelsResult.to_dict``): ``score`` None with the reason where it does not apply.
+    The bone is the component holding most of the lesion's voxels; femoral levels from the femur's own shape."""
+    from ..bone.femur_levels import trochanteric_end_z_lps
+    from .mirels import MirelsResult, femur_site
+
     comp = bone.component_of_voxels(lesion.full_mask()) or component_at(bone, lesion.centroid_lps)
     name = comp["name"] if comp else ""
-    top = comp["bounds_lps"][1][2] if comp else None
-    site, note = site_of(name, lesion.centroid_lps, top)
+    result = MirelsResult(None, pain, lesion.type, lesion.diameter_fraction, bone=name)
+    if comp is not None and comp.get("kind") == "femur":
+        head_z = comp.get("head_centre_lps", comp["bounds_lps"][1])[2]
+        site, result.level, result.note = femur_site(lesion.centroid_lps[2], trochanteric_end_z_lps(bone, comp, head_z), comp["bounds_lps"][1][2])
+    else:
+        site, result.reason = site_of(name, lesion.centroid_lps)
+    result.site = site
     if site is None:
-        return {"score": None, "reason": note, "bone": name}
+        return result.to_dict()
     if pain is None:
-        return {"score": None, "reason": "pain not recorded for this lesion (mild/moderate/functional needed)", "bone": name}
-    out = mirels_score(site, pain, lesion.type, lesion.diameter_fraction)
-    out["bone"] = name
-    out["note"] = note
-    return out
+        result.reason = "pain not recorded for this lesion (mild/moderate/functional needed)"
+        return result.to_dict()
+    scored = mirels_score(site, pain, lesion.type, lesion.diameter_fraction)
+    result.items, result.total = scored.items, scored.total
+    return result.to_dict()
+
+
+def lesion_fracture_risk(lesion, bone) -> dict:
+    """Harrington class (periacetabular lesions) or the proximal-femur involvement of a lesion (lesions.fracture_risk),
+    ``{}`` elsewhere; the reason when a needed landmark is missing."""
+    from ..bone.components import midline_x_lps
+    from ..bone.femoral_head import locate_femoral_head
+    from ..bone.femur_levels import trochanteric_end_z_lps
+    from ..errors import PosteoInputError
+    from .fracture_risk import harrington, proximal_femur_involvement
+
+    comp = bone.component_of_voxels(lesion.full_mask()) or component_at(bone, lesion.centroid_lps)
+    if comp is None:
+        return {}
+    if comp.get("kind") == "femur":
+        head_z = comp.get("head_centre_lps", comp["bounds_lps"][1])[2]
+        return {"proximal_femur": proximal_femur_involvement(lesion, bone, trochanteric_end_z_lps(bone, comp, head_z))}
+    if comp.get("kind") not in ("hip bone", "pelvic ring"):
+        return {}
+    mid = midline_x_lps(bone)
+    side = "left" if lesion.centroid_lps[0] > mid else "right"
+    try:
+        head = locate_femoral_head(bone, side)
+    except PosteoInputError as exc:
+        return {"harrington": {"class": None, "reason": f"acetabulum not located: {exc.problem}"}}
+    return {"harrington": harrington(lesion, bone, head, mid)}
 
 
 def analyze_lesions_and_cement(ct, bone, plan, screws=None) -> dict:
@@ -89,6 +124,7 @@ def analyze_lesions_and_cement(ct, bone, plan, screws=None) -> dict:
         lesions.append(les)
         d = les.to_dict()
         d["mirels"] = lesion_mirels(les, bone, seed.pain)
+        d["fracture_risk"] = lesion_fracture_risk(les, bone)
         d["screws"] = [screw_relation(s, les, bone) for s in screws]
         out_lesions.append(d)
         segments.append((les.name, les.full_mask(), lesion_rgb(n)))

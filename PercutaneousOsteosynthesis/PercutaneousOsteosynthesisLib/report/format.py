@@ -22,6 +22,32 @@ def perforation_text(grade, perforation_mm=None) -> str:
     return f"{int(grade)}" + (f" ({perforation_mm:.1f} mm)" if grade and perforation_mm is not None else "")
 
 
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def fracture_risk_text(risk) -> str:
+    """``Harrington II (medial wall deficient)``, ``axial cortical involvement 42 mm (> 30 mm), lesser trochanter
+    involved``, or NONE_TEXT."""
+    if not risk:
+        return NONE_TEXT
+    parts = []
+    h = risk.get("harrington")
+    if h is not None:
+        if h.get("class") is None:
+            parts.append(f"Harrington n/a: {h.get('reason', '')}".rstrip(": "))
+        else:
+            walls = [w for w, key in (("medial wall", "medial_wall_deficient"), ("roof", "roof_deficient")) if h.get(key)]
+            parts.append(f"Harrington {ROMAN[h['class']]}" + (f" ({', '.join(walls)} deficient)" if walls else " (walls intact)"))
+    f = risk.get("proximal_femur")
+    if f is not None:
+        axial = f.get("axial_cortical_involvement_mm")
+        text = f"axial cortical involvement {number(axial, 0)} mm" + (" (> 30 mm)" if f.get("axial_involvement_over_30mm") else "")
+        if f.get("lesser_trochanter_involved"):
+            text += ", lesser trochanter involved"
+        parts.append(text)
+    return "; ".join(parts) if parts else NONE_TEXT
+
+
 def mirels_text(mirels) -> str:
     """``9 (impending fracture: prophylactic fixation)``, or why no score: ``n/a: <reason>``."""
     if mirels is None:

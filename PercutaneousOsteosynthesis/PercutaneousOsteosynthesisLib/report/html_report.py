@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_text_atomic
 from ..palette import BREACH_ROW_RGB, GRADE_RGB, GRADE_TEXT_RGB, hex_colour
-from .format import breakthrough_text, fill_text, leak_reasons_text, leak_text, mirels_text, perforation_text
+from .format import breakthrough_text, fill_text, fracture_risk_text, leak_reasons_text, leak_text, mirels_text, perforation_text
 
 GRADE_STYLE = {g: f"background:{hex_colour(rgb)};color:{hex_colour(GRADE_TEXT_RGB[g])}" for g, rgb in GRADE_RGB.items()}
 BREACH_ROW_STYLE = f"background:{hex_colour(BREACH_ROW_RGB)}"
@@ -184,7 +184,7 @@ def _lesion_rows(report) -> list:
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             _e(les.get("name")), _e(les.get("type", "—")), _num(les.get("volume_ml"), 2), _num(les.get("max_diameter_mm")),
             _e(breakthrough_text(les.get("cortical_breakthrough"))),
-            _e(mirels_text(les.get("mirels"))))) + "</tr>")
+            _e(mirels_text(les.get("mirels"))), _e(fracture_risk_text(les.get("fracture_risk"))))) + "</tr>")
     return rows
 
 
@@ -254,7 +254,7 @@ def render_html(report: dict, images: dict | None = None) -> str:
             for e in screws if e["name"] in probes))
     if report.get("lesions"):
         parts.append("<h2>Lesions</h2>" + _table(("Lesion", "Type", "Volume (mL)", "Max diameter (mm)", "Cortical breakthrough",
-                                                 "Mirels"), _lesion_rows(report)))
+                                                 "Mirels", "Fracture risk"), _lesion_rows(report)))
     if report.get("cement"):
         parts.append("<h2>Cement</h2>" + _table(("Injection", "Volume (mL)", "Lesion fill", "Leakage risk", "Reasons"),
                                                 _cement_rows(report)))

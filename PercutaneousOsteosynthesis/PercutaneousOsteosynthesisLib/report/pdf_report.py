@@ -10,7 +10,7 @@ from fpdf import FPDF
 
 from ..fileio.atomic import atomic_path
 from ..palette import GRADE_RGB, rgb255
-from .format import breakthrough_text, leak_reasons_text, leak_text, mirels_text, perforation_text
+from .format import breakthrough_text, fracture_risk_text, leak_reasons_text, leak_text, mirels_text, perforation_text
 
 REPLACE = {"—": "-", "Ø": "diam.", "°": " deg", "→": "->", "≥": ">=", "≤": "<=", "⚠": "!", "’": "'"}
 
@@ -90,10 +90,10 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
     _table(pdf, head, rows, widths, lambda n, c: (rgb255(GRADE_RGB[screws[n]["grade"]]) if screws[n].get("grade") in GRADE_RGB else None) if c == 5 else None)
     if report.get("lesions"):
         pdf.ln(3)
-        _table(pdf, ("Lesion", "Type", "Volume (mL)", "Max diam. (mm)", "Breakthrough", "Mirels"),
+        _table(pdf, ("Lesion", "Type", "Volume (mL)", "Max diam. (mm)", "Breakthrough", "Mirels", "Fracture risk"),
                [(l.get("name"), l.get("type"), _f(l.get("volume_ml"), 2), _f(l.get("max_diameter_mm")), breakthrough_text(l.get("cortical_breakthrough")),
-                 mirels_text(l.get("mirels")))
-                for l in report["lesions"]], (60, 25, 25, 25, 25, 30))
+                 mirels_text(l.get("mirels")), fracture_risk_text(l.get("fracture_risk")))
+                for l in report["lesions"]], (50, 20, 22, 25, 25, 45, 80))
     if report.get("cement"):
         pdf.ln(3)
         _table(pdf, ("Cement", "Volume (mL)", "Leak risk", "Reasons"),

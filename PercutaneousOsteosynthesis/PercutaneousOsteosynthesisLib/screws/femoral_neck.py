@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from ..bone.components import midline_x_lps
 from ..errors import PosteoInputError
 from .roles import FEMORAL_NECK, with_role
 
@@ -147,12 +148,6 @@ def neck_configuration(screws, head_centre_lps, head_radius_mm: float, neck_axis
     return NeckConfiguration(max_pairwise_angle_deg(screws), dmax, area, {s.name: d for s, d in zip(screws, tad)})
 
 
-def _midline_x_lps(bone) -> float:
-    if not bone.components:
-        return 0.0
-    return 0.5 * (min(c["bounds_lps"][0][0] for c in bone.components) + max(c["bounds_lps"][1][0] for c in bone.components))
-
-
 def neck_set_metrics(screws, bone) -> list[dict]:
     """Per side with >= 2 femoral-neck screws (role ``femoral neck``): parallelism, spread and, where the femoral
     head is found in ``bone``, its sphere and each screw's tip-apex distance (LPS mm)."""
@@ -161,7 +156,7 @@ def neck_set_metrics(screws, bone) -> list[dict]:
     necks = with_role(screws, FEMORAL_NECK)
     if len(necks) < 2:
         return []
-    x_mid = _midline_x_lps(bone)
+    x_mid = midline_x_lps(bone)
     out = []
     for side in ("left", "right"):
         group = [s for s in necks if (s.tip_lps[0] > x_mid) == (side == "left")]

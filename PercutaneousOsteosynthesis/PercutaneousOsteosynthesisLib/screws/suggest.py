@@ -9,10 +9,11 @@ step; the finalists are re-checked at 0.5 mm) up to the longest catalog length c
 Length: for each candidate and each catalog length of the drawn implant's family, diameter and thread, the
 minimum clearance (entry zone excluded, :mod:`.clearance`) over that length is known; the candidate takes the
 longest length whose minimum is >= ``margin_mm`` (excellent), else the longest with minimum >= 0 (acceptable);
-candidates with neither are dropped.  Ranking, clearance and purchase together: excellent before acceptable, then
-the longer screw (more thread in bone: the longest screw that stays safe), then the larger minimum clearance in
-``CLEARANCE_RANK_MM`` steps, then the smaller change from the drawn line (entry shift + angle).  The best ``n_best``
-are re-checked with :func:`.clearance.check_screw` (0.5 mm step).
+candidates with neither are dropped.  Ranking, purchase and clearance together: excellent before acceptable, then
+the higher score = length + ``CLEARANCE_WEIGHT`` x minimum clearance (clearance counted up to ``CLEARANCE_CAP_MM``:
+beyond that, more bone around the screw adds no safety, more length adds purchase), then the smaller change from
+the drawn line (entry shift + angle).  The best ``n_best`` are re-checked with :func:`.clearance.check_screw`
+(0.5 mm step).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from .implants import default_catalog
 from .model import _perpendicular_frame
 from .screw import Screw
 
-CLEARANCE_RANK_MM = 1.0  # clearances this close rank as equal (then the closer to the drawn line wins)
+CLEARANCE_WEIGHT = 5.0  # mm of screw length worth one mm of clearance
+CLEARANCE_CAP_MM = 4.0
 
 
 @dataclass
@@ -123,7 +125,8 @@ def suggest_trajectories(screw: Screw, bone: BoneModel, catalog=None, margin_mm:
     cmin = per_len[cand, li_c]
     klass = (exc[cand] >= 0).astype(int)
     change = np.linalg.norm(ce[cand] - screw.entry_lps, axis=1) + np.degrees(np.arccos(np.clip(cd[cand] @ u, -1, 1)))
-    order = np.lexsort((change, -np.floor(cmin / CLEARANCE_RANK_MM), -lengths[li_c], -klass))
+    score = lengths[li_c] + CLEARANCE_WEIGHT * np.minimum(cmin, CLEARANCE_CAP_MM)
+    order = np.lexsort((change, -np.round(score, 1), -klass))
     out = []
     for k in order[: max(1, 4 * n_best)]:
         c = cand[k]

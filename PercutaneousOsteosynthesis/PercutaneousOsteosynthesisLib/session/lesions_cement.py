@@ -91,7 +91,7 @@ class LesionsAndCement:
 
     def lesion_info(self, name: str) -> dict:
         """Metrics of a segmented lesion (``Lesion.to_dict``), its Mirels score and its relation to each screw."""
-        from ..lesions.analysis import lesion_mirels, screw_relation
+        from ..lesions.analysis import lesion_fracture_risk, lesion_mirels, screw_relation
 
         if name not in self.lesions:
             raise PosteoInputError(f"lesion '{name}'", "not segmented in this session")
@@ -101,6 +101,7 @@ class LesionsAndCement:
         out = lesion.to_dict()
         out["pain"] = pain
         out["mirels"] = lesion_mirels(lesion, self.bone, pain)
+        out["fracture_risk"] = lesion_fracture_risk(lesion, self.bone)
         out["screws"] = [screw_relation(self.screw(n), lesion, self.bone) for n in self.screw_names()]
         return out
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from ..errors import PosteoInputError
 from ..palette import grade_rgb
-from ..report.format import breakthrough_text, fill_text, leak_text, mirels_text, number, perforation_text
+from ..report.format import breakthrough_text, fill_text, fracture_risk_text, leak_text, mirels_text, number, perforation_text
 from ..screws.clearance import perforation_grade
 from .screw_nodes import INVALID
 
 SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Perforation", "Skin to tip (mm)",
                  "Gantry tilt (deg)")
 SCREW_GRADE_COLUMN = SCREW_COLUMNS.index("Grade")
-LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Pain")
+LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Fracture risk", "Pain")
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
 GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
                     "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
@@ -47,7 +47,7 @@ def lesion_rows(session) -> list[dict]:
             continue
         info = session.lesion_info(name)
         rows.append({"cells": [name, number(info["volume_ml"], 2), info["type"], breakthrough_text(info["cortical_breakthrough"]),
-                               mirels_text(info["mirels"])], "pain": info["pain"]})
+                               mirels_text(info["mirels"]), fracture_risk_text(info.get("fracture_risk"))], "pain": info["pain"]})
     return rows
 
 

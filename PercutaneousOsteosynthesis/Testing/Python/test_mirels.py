@@ -21,13 +21,13 @@ CASES = [
 @pytest.mark.parametrize("args,total", CASES)
 def test_totals_and_readings(args, total):
     r = mirels_score(*args)
-    assert r["total"] == total
+    assert r.total == total and r.to_dict()["score"] == total
     if total <= 7:
-        assert "radiotherapy" in r["reading"]
+        assert "radiotherapy" in r.reading
     elif total == 8:
-        assert "clinical judgement" in r["reading"]
+        assert "clinical judgement" in r.reading
     else:
-        assert "prophylactic fixation" in r["reading"]
+        assert "prophylactic fixation" in r.reading
 
 
 def test_size_boundaries():
