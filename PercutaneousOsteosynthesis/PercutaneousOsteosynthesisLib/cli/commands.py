@@ -84,6 +84,11 @@ def cmd_plan(args) -> int:
         raise PosteoInputError("posteo plan", "nothing to plan: give at least one --screw, --lesion-seed or --cement "
                                               "(cementoplasty and lesion-only plans need no screw)")
     screws = [parse_screw_arg(t) for t in args.screw or []]
+    names = [s.name for s in screws]
+    for name in args.bicortical or []:
+        if name not in names:
+            raise PosteoInputError(f"--bicortical {name}", f"no screw of that name ({', '.join(names) or 'no screws'})")
+        screws[names.index(name)].bicortical = True
     lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
     cement = [parse_cement_arg(t) for t in args.cement or []]
     return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement,

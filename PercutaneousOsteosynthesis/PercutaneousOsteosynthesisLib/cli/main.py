@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    + ", ".join(r.replace(" ", "-") for r in ROLES) + "; default: implied by the name, else other); repeatable")
     p.add_argument("--margin", type=float, default=None, help="safety margin in mm (default 1)")
     p.add_argument("--exact", action="store_true", help="confirm every screw's clearance on the bone surface mesh too")
+    p.add_argument("--bicortical", action="append", metavar="NAME",
+                   help="this screw's tip is meant to bite the far cortex (protrusion up to 5 mm is intended); repeatable")
     p.add_argument("--suggest", action="append", metavar="NAME", help="suggest better trajectories for this screw; repeatable")
     p.add_argument("--patient-position", choices=PATIENT_POSITIONS, default="supine",
                    help="the patient on the CT table (sets the gantry tilt axis; lateral-left = left side down)")

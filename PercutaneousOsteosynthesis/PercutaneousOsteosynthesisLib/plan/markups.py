@@ -64,6 +64,7 @@ def _screw_markup(i: int, s: Screw, result: dict | None) -> dict:
     desc = encode_description({
         "kind": "screw", "i": i, "name": s.name, "implant": s.implant_id, "d": s.diameter_mm, "len": s.length_mm,
         "thread": "full" if s.thread_length_mm is None else s.thread_length_mm, "washer": bool(s.washer), "role": s.role,
+        "bicortical": True if s.bicortical else None,
         "extra": json.dumps(s.extra, ensure_ascii=False, sort_keys=True, default=_jsonable) if s.extra else None,
         "grade": None if result.get("grade") is None else str(result["grade"]),
         "clear": None if clearance is None else float(clearance)})
@@ -210,7 +211,10 @@ class _Collector:
                 raise PosteoInputError(path, f"{where}: 'extra' must be a JSON object")
         # plans written before roles: the role a screw's name implies ("... neck ...": femoral neck)
         role = parse_role(f["role"], f"{path}: {where} role") if "role" in f else role_from_name(name)
-        screw = Screw(name, entry, tip, d, f.get("implant"), thread_mm, washer == "1", extra, role)
+        bicortical = f.get("bicortical", "0")
+        if bicortical not in ("0", "1"):
+            raise PosteoInputError(path, f"{where}: 'bicortical' must be 0 or 1, got {bicortical[:20]!r}")
+        screw = Screw(name, entry, tip, d, f.get("implant"), thread_mm, washer == "1", extra, role, bicortical == "1")
         saved_len = number(f, "len", path, positive=True)
         if saved_len is not None and abs(saved_len - screw.length_mm) > _LENGTH_EDIT_TOL_MM:
             screw = self._refit(path, screw)
@@ -234,6 +238,7 @@ class _Collector:
         out = screw_from_implant(screw.name, implant, screw.entry_lps, screw.tip_lps, snap=False, washer=screw.washer)
         out.extra = dict(screw.extra)
         out.role = screw.role
+        out.bicortical = screw.bicortical
         return out
 
     def _points(self, path: Path, rec: MarkupRecord) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -309,13 +308,12 @@ def write_report(plan_dir, report: dict | None = None, bone=None, ct=None, pdf: 
     out_html = p if p.suffix.lower() in (".html", ".htm") else p / "report.html"
     folder = out_html.parent
     if report is None:
+        from .json_report import read_report
+
         src = folder / "report.json"
         if not src.exists():
             raise PosteoInputError(src, "report.json not found in the plan folder")
-        try:
-            report = json.loads(src.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise PosteoInputError(src, f"not a readable JSON report ({exc})") from None
+        report = read_report(src)
     if bone is None and (folder / "bone_surface.vtk").exists():
         bone = _read_surface(folder / "bone_surface.vtk")
     if ct is None and Path(str(report.get("ct", {}).get("path", ""))).is_file():

@@ -1,4 +1,11 @@
-"""The plan report ``report.json`` (LPS mm): schema URL, provenance, and one entry per screw."""
+"""The plan report ``report.json`` (LPS mm): schema URL, provenance, and one entry per screw.
+
+Format versions: 1 (first release); 2 adds per screw ``perforation_mm``/``perforation_grade``, ``bicortical``,
+``exit_zone_mm``, ``overshoot_to_bone_mm``, ``head_seat`` and ``role``; per lesion ``fracture_risk`` and a
+``MirelsResult`` (``site``, ``level``); per cement ``screws_in_contact``; and ``patient_position``, ``ct_quality``.
+:func:`read_report` reads both (a version-1 report gains those keys with "not assessed" values) and refuses newer
+versions and malformed files with the file's name.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,8 @@ import numpy as np
 from .. import __version__
 from ..fileio.atomic import write_json_atomic
 
-SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/report-v1.json"
-FORMAT_VERSION = 1
+SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/report-v2.json"
+FORMAT_VERSION = 2
 GUIDANCE_KEYS = ("skin_entry_lps", "skin_to_bone_entry_mm", "skin_to_tip_mm", "gantry_tilt_deg", "double_oblique",
                  "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg")
 
@@ -28,7 +35,7 @@ def screw_entry(screw, check, guidance: dict | None) -> dict:
            "thread_length_mm": None if screw.thread_length_mm is None else float(screw.thread_length_mm),
            "entry_lps": [float(v) for v in screw.entry_lps], "tip_lps": [float(v) for v in screw.tip_lps]}
     for k in ("min_clearance_mm", "min_clearance_at_mm", "breach_length_mm", "bone_fraction", "grade", "perforation_mm",
-              "perforation_grade", "entry_zone_mm",
+              "perforation_grade", "entry_zone_mm", "bicortical", "exit_zone_mm", "overshoot_to_bone_mm",
               "tip_protrusion_mm", "tip_in_joint", "joints_crossed"):
         out[k] = d[k]
     out["metal_clearance_mm"] = _finite_or_none(check.metal_clearance_mm)
@@ -58,6 +65,52 @@ def build_report(ct, margin_mm: float, screws: list, pairs: list, bone_volumes: 
     }
     report.update(extra or {})
     return report
+
+
+def _upgrade_v1(report: dict) -> dict:
+    """A version-1 report with the version-2 keys (values a version-1 report did not assess: None / False / {})."""
+    from ..screws.clearance import perforation_grade
+
+    for e in report.get("screws", []):
+        if "min_clearance_mm" in e and e["min_clearance_mm"] is not None:
+            e.setdefault("perforation_mm", max(0.0, -float(e["min_clearance_mm"])))
+            e.setdefault("perforation_grade", perforation_grade(float(e["min_clearance_mm"])))
+        for key, value in (("bicortical", False), ("exit_zone_mm", 0.0), ("overshoot_to_bone_mm", None), ("head_seat", None),
+                           ("role", "other")):
+            e.setdefault(key, value)
+    for les in report.get("lesions", []):
+        les.setdefault("fracture_risk", {})
+    report.setdefault("patient_position", "supine")
+    report.setdefault("ct_quality", {})
+    report["upgraded_from_format_version"] = 1
+    report["format_version"] = FORMAT_VERSION
+    report["@schema"] = SCHEMA_URL
+    return report
+
+
+def read_report(path) -> dict:
+    """``report.json`` of any supported format version, as the current version (see the module docstring)."""
+    import json
+    from pathlib import Path
+
+    from ..errors import PosteoInputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise PosteoInputError(path, "report file not found")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise PosteoInputError(path, f"not a readable JSON report ({exc})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("screws", []), list):
+        raise PosteoInputError(path, "not a PercutaneousOsteosynthesis report (no screws list)")
+    version = report.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PosteoInputError(path, f"report format_version must be an integer >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise PosteoInputError(path, f"report format {version} was written by a newer PercutaneousOsteosynthesis (this one reads "
+                                     f"up to {FORMAT_VERSION}): update the extension")
+    return _upgrade_v1(report) if version == 1 else report
 
 
 def write_report(path, report: dict):

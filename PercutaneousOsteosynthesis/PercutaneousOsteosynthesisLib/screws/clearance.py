@@ -20,7 +20,12 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
 * tip protrusion = max(0, sdf(tip)), how far the tip lies outside the bone;
   tip in joint = the tip lies in a crossable joint (label 4), or outside bone with bone again ahead of it
   along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
-* joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis.
+* joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis;
+* bicortical screws (``Screw.bicortical``: trans-iliac-transsacral, LC-II into the far table): the tip is meant to
+  bite the far cortex. When the axis leaves the bone at the tip by at most ``BICORTICAL_PROTRUSION_MM``, the exit
+  zone (mirror of the entry zone, from the tip back over the protrusion and the far cortex) is left out like the
+  entry zone (``exit_zone_mm``); a longer protrusion is graded as for any screw. ``overshoot_to_bone_mm``: how far a
+  guide wire pushed on along the axis travels before the next bone (None: none within ``OVERSHOOT_REACH_MM``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from .screw import Screw
 
 GRADES = ("excellent", "acceptable", "breach")
 PERFORATION_GRADE_LIMITS_MM = (2.0, 4.0)  # grade 1 below the first, 2 below the second, 3 beyond
+BICORTICAL_PROTRUSION_MM = 5.0
+OVERSHOOT_REACH_MM = 100.0
 
 
 @dataclass
@@ -58,6 +65,9 @@ class ScrewCheck:
     profile_clearance_mm: np.ndarray = field(repr=False)
     margin_mm: float = 1.0
     metal_clearance_mm: float | None = None
+    bicortical: bool = False
+    exit_zone_mm: float = 0.0
+    overshoot_to_bone_mm: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,6 +88,8 @@ class ScrewCheck:
                "perforation_grade": self.perforation_grade, "entry_zone_mm": float(self.entry_zone_mm),
                "tip_protrusion_mm": float(self.tip_protrusion_mm), "tip_in_joint": bool(self.tip_in_joint),
                "joints_crossed": int(self.joints_crossed), "margin_mm": float(self.margin_mm),
+               "bicortical": bool(self.bicortical), "exit_zone_mm": float(self.exit_zone_mm),
+               "overshoot_to_bone_mm": None if self.overshoot_to_bone_mm is None else float(self.overshoot_to_bone_mm),
                "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
                else float(self.metal_clearance_mm)}
         if profile:
@@ -178,14 +190,43 @@ def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: 
     if _outside_grid(ijk, samp) and not bone.ct_geometry.contains_lps(pts).any():
         raise PosteoInputError(f"screw '{screw.name}'", "lies entirely outside the CT image")
     clearance = -sdf - screw.radius_mm
-    cmin, at, breach, zone = summarize_profile(s, clearance, entry_zone_max_mm, screw.radius_mm)
+    keep, exit_zone, overshoot = len(s), 0.0, None
+    if screw.bicortical:
+        keep = _far_cortex_keep(s, clearance, sdf, screw.radius_mm, entry_zone_max_mm)
+        exit_zone = float(s[-1] - s[keep - 1])
+        overshoot = _overshoot_to_bone(screw, bone)
+    cmin, at, breach, zone = summarize_profile(s[:keep], clearance[:keep], entry_zone_max_mm, screw.radius_mm)
     labels = _labels_from_index(bone, ijk)
     joint = labels == JOINT
     runs = int(joint[0]) + int(np.count_nonzero(joint[1:] & ~joint[:-1]))
     tip_sdf = float(sdf[-1])
     tip_in_joint = bool(joint[-1]) or (tip_sdf > 0 and _bone_ahead(screw, bone, bone.parameters.joint_max_gap_mm))
     return ScrewCheck(screw.name, cmin, at, breach, float(np.mean(sdf < 0)), grade_of(cmin, margin_mm), zone,
-                      max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm))
+                      max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm), None, screw.bicortical, exit_zone, overshoot)
+
+
+def _far_cortex_keep(s, clearance, sdf, radius_mm: float, zone_max_mm: float) -> int:
+    """Number of samples (from the entry) that count for a bicortical screw: all of them when the tip protrudes
+    more than BICORTICAL_PROTRUSION_MM, else up to the exit zone (the entry-zone rule run from the tip)."""
+    inside = np.flatnonzero(sdf < 0)
+    if len(inside) == 0:
+        return len(s)
+    protrusion = float(s[-1] - s[inside[-1]])
+    if protrusion > BICORTICAL_PROTRUSION_MM:
+        return len(s)
+    k = int(entry_zone_start(s[-1] - s[::-1], clearance[::-1], radius_mm, zone_max_mm))
+    return max(2, len(s) - k)
+
+
+def _overshoot_to_bone(screw: Screw, bone: BoneModel) -> float | None:
+    """Distance (mm) from the tip along the axis to the next bone after the bone the tip is in or just left."""
+    t = np.arange(0.5, OVERSHOOT_REACH_MM + 1e-9, 0.5)
+    inside = bone.signed_distance_lps(screw.tip_lps + t[:, None] * screw.direction_lps) < 0
+    out = np.flatnonzero(~inside)
+    if len(out) == 0:
+        return None
+    again = np.flatnonzero(inside[out[0]:])
+    return float(t[out[0] + again[0]]) if len(again) else None
 
 
 def _outside_grid(ijk: np.ndarray, samp) -> bool:

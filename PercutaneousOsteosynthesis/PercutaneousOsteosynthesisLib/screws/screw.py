@@ -36,10 +36,12 @@ class Screw:
     washer: bool = False
     extra: dict = field(default_factory=dict)
     role: str = OTHER  # the pathway the screw is planned in (screws.roles)
+    bicortical: bool = False  # the tip is meant to bite the far cortex (protrusion up to BICORTICAL_PROTRUSION_MM)
 
     def __post_init__(self):
         self.name = str(self.name)
         self.role = parse_role(self.role, f"screw '{self.name}' role")
+        self.bicortical = bool(self.bicortical)
         self.entry_lps = _point(self.entry_lps, "entry point", self.name)
         self.tip_lps = _point(self.tip_lps, "tip", self.name)
         d = float(self.diameter_mm)
@@ -77,4 +79,4 @@ class Screw:
     def with_points(self, entry_lps, tip_lps) -> Screw:
         """A copy of this screw moved to new entry/tip points (LPS)."""
         return Screw(self.name, entry_lps, tip_lps, self.diameter_mm, self.implant_id, self.thread_length_mm, self.washer,
-                     dict(self.extra), self.role)
+                     dict(self.extra), self.role, self.bicortical)

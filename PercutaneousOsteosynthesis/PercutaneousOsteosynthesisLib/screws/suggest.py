@@ -133,7 +133,7 @@ def suggest_trajectories(screw: Screw, bone: BoneModel, catalog=None, margin_mm:
         length = float(lengths[li_c[k]])
         cs = Screw(screw.name, ce[c], ce[c] + length * cd[c], imp.diameter_mm,
                    catalog.snap_length(imp.diameter_mm, imp.thread_code, length, imp.family).id,
-                   imp.thread_length_mm, screw.washer, dict(screw.extra), screw.role)
+                   imp.thread_length_mm, screw.washer, dict(screw.extra), screw.role, screw.bicortical)
         chk = check_screw(cs, bone, margin_mm, entry_zone_max_mm=entry_zone_max_mm, catalog=catalog)
         if chk.grade == "breach":
             continue

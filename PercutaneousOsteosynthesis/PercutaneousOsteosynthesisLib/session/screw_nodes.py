@@ -20,6 +20,7 @@ IMPLANT_ID = ATTRIBUTE_PREFIX + "ImplantId"
 DIAMETER = ATTRIBUTE_PREFIX + "DiameterMm"
 THREAD = ATTRIBUTE_PREFIX + "ThreadLengthMm"
 WASHER = ATTRIBUTE_PREFIX + "Washer"
+BICORTICAL = ATTRIBUTE_PREFIX + "Bicortical"
 SCREW_ROLE = ATTRIBUTE_PREFIX + "ScrewRole"
 GRADE = ATTRIBUTE_PREFIX + "Grade"
 MIN_CLEARANCE = ATTRIBUTE_PREFIX + "MinClearanceMm"
@@ -41,6 +42,7 @@ def write_implant(node, screw_or_implant, role: str | None = None) -> None:
     node.SetAttribute(THREAD, "full" if thread is None else repr(float(thread)))
     if hasattr(screw_or_implant, "washer"):
         node.SetAttribute(WASHER, "1" if screw_or_implant.washer else "0")
+        node.SetAttribute(BICORTICAL, "1" if getattr(screw_or_implant, "bicortical", False) else "0")
     if role is not None:
         node.SetAttribute(SCREW_ROLE, role)
 
@@ -72,7 +74,7 @@ def read_screw(node):
     thread = node.GetAttribute(THREAD)
     return Screw(name, control_point_lps(node, 0), control_point_lps(node, 1), float(node.GetAttribute(DIAMETER)),
                  node.GetAttribute(IMPLANT_ID) or None, None if thread in (None, "", "full") else float(thread),
-                 node.GetAttribute(WASHER) == "1", role=node.GetAttribute(SCREW_ROLE))
+                 node.GetAttribute(WASHER) == "1", role=node.GetAttribute(SCREW_ROLE), bicortical=node.GetAttribute(BICORTICAL) == "1")
 
 
 def write_check(node, grade: str, min_clearance_mm: float | None) -> None:

@@ -51,7 +51,7 @@ def test_plan_safe_screws(phantom_file, tmp_path, anatomy, capsys):
     assert code == 0, text
     assert "left neck" in text and "excellent" in text
     rep = json.loads((out / "report.json").read_text())
-    assert rep["@schema"].endswith("report-v1.json") and rep["format_version"] == 1
+    assert rep["@schema"].endswith("report-v2.json") and rep["format_version"] == 2
     assert rep["coordinate_system"] == "LPS" and rep["units"] == "mm" and rep["lesions"] == [] and rep["cement"] == []
     assert rep["ct"]["path"] == str(ct_path) and len(rep["ct"]["sha256"]) == 64
     neck, si = rep["screws"]
