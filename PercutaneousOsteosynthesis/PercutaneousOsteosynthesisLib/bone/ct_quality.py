@@ -36,9 +36,9 @@ def assess_ct_quality(geometry, source: str = "CT") -> dict:
         return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0, "message": ""}
     added = round(0.5 * worst, 2)
     return {"level": "reduced", "spacing_mm": spacing, "added_margin_mm": added,
-            "message": f"coarse CT ({worst:g} mm voxels): bone surfaces are uncertain by about {added:g} mm and thin joint "
-                       f"spaces may not be resolved; read every clearance as {added:g} mm smaller (add it to the margin), "
-                       "and confirm on a thin-slice reconstruction"}
+            "message": f"coarse CT ({worst:g} mm voxels): bone surfaces are uncertain by about {added:g} mm, thin joint "
+                       "spaces may not be resolved and the sacral canal and foramina are not assessed; read every clearance "
+                       f"as {added:g} mm smaller (add it to the margin), and confirm on a thin-slice reconstruction"}
 
 
 def working_ct(ct: CTVolume) -> CTVolume:

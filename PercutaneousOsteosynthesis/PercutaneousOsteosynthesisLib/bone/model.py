@@ -28,11 +28,13 @@ from ..errors import PosteoInputError, check_parameters
 from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
+from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from .components import name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
-from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL  # noqa: F401  (re-exported for callers)
+from .joints import crossable_joints, joint_valleys, readd_one_sided
+from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
 
 
 @dataclass
@@ -76,6 +78,11 @@ class BoneModel:
     component_labels: np.ndarray | None = field(default=None, repr=False)  # uint16 [k, j, i]: components[n]["label"] per voxel
     _sampler: VolumeSampler | None = field(default=None, repr=False)
     _surface: object = field(default=None, repr=False)
+    nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
+
+    def nogo_structures(self) -> list:
+        """The sacral canal and foramina found from the CT (none on a coarse CT: ``ct_quality`` says not assessed)."""
+        return self.nogo
 
     @property
     def envelope(self) -> np.ndarray:
@@ -97,7 +104,7 @@ class BoneModel:
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels > 0, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
-                         self.ct_quality, self.component_labels)
+                         self.ct_quality, self.component_labels, self.nogo)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
@@ -149,12 +156,9 @@ class BoneModel:
         return self._surface
 
 
-def _ball_radius(mm: float, spacing) -> list[int]:
-    return [max(1, int(round(mm / s))) for s in spacing]
-
-
 def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:
-    """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first."""
+    """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first.
+    (Oblique tunnels such as the sacral canal may be filled here; bone.nogo finds them from the CT.)"""
     pad = max(radius) + 1
     m = morphology.close(np.pad(mask, pad), radius[::-1])
     for axis, side in touches_border:
@@ -200,55 +204,6 @@ def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
     return sitk.GetArrayFromImage(cc)
 
 
-def _grown(box, r, shape):
-    return tuple(slice(max(0, b.start - ri), min(n, b.stop + ri)) for b, ri, n in zip(box, r, shape))
-
-
-def _pair_box(a, b, r, shape):
-    """Intersection of two boxes each grown by r (kji), or None."""
-    ga, gb = _grown(a, r, shape), _grown(b, r, shape)
-    out = tuple(slice(max(x.start, y.start), min(x.stop, y.stop)) for x, y in zip(ga, gb))
-    return out if all(s.stop > s.start for s in out) else None
-
-
-def _crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometry, params: BoneParameters) -> np.ndarray:
-    """Mask of the sacroiliac joint gaps (see module docstring); all work is done in the pair's bounding box."""
-    joint = np.zeros(env_labels.shape, bool)
-    if len(comps) < 2:
-        return joint
-    x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
-    y_mid = float(np.average([c["centroid_lps"][1] for c in comps], weights=[c["volume_ml"] for c in comps]))
-    midline = [c for c in comps if c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]]
-    lateral = [c for c in comps if c not in midline]
-    r = _ball_radius(0.5 * params.joint_max_gap_mm + 0.5 * max(geometry.spacing), geometry.spacing)[::-1]  # k, j, i
-    for m in midline:
-        for lat in lateral:
-            pair = _pair_box(m["box"], lat["box"], r, env_labels.shape)
-            if pair is None:
-                continue
-            work = _grown(pair, [2 * v for v in r], env_labels.shape)  # room for the dilation and the closing
-            sub = env_labels[work]
-            a, b = sub == m["label"], sub == lat["label"]
-            gap = morphology.dilate(a, r) & morphology.dilate(b, r) & (sub == 0)
-            if gap.sum() * geometry.voxel_volume_mm3 < 50.0:
-                continue
-            # keep only what lies between the two bones (their closing), not the rim bulging around the joint
-            closed = morphology.close(a | b, r)
-            gap &= closed
-            if not gap.any():
-                continue
-            kji = np.argwhere(gap).mean(axis=0) + [w.start for w in work]
-            centre = geometry.ijk_to_lps(kji[::-1])
-            if centre[1] >= y_mid and abs(centre[0] - x_mid) > 15.0:  # posterior and lateral: sacroiliac
-                joint[work] |= gap
-                m["name"] = "sacrum"
-                lat.setdefault("joins_sacrum", True)
-    return joint
-
-
-SOFT_TISSUE_HU = 45.0  # muscle: the outside level of a bone edge
-
-
 def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):
     """Put the envelope's surface at the cortex edge's mid-level instead of at the low candidate threshold.
 
@@ -269,39 +224,6 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
     # the outer layer as on a native grid (dense or not); deeper, only what lies below the edge's mid-level: a dense
     # cortex is spread outward by about half an original voxel, a thin one (low peak) by about one working voxel
     env_labels[(outer & (hu < np.maximum(mid, params.cortex_threshold_hu))) | (deep & (hu < mid))] = 0
-
-
-def _joint_valleys(hu: np.ndarray, candidate: np.ndarray, coarse_mm: float, spacing_kji, params: BoneParameters) -> np.ndarray:
-    """Candidate voxels lying in a thin dark sheet between two brighter plates (a joint space blurred by a coarse
-    scan): along some axis, darker by more than a fifth of the contrast than the brightest voxel within half the
-    joint width + one original voxel on both sides."""
-    valley = np.zeros(candidate.shape, bool)
-    for axis, sp in enumerate(spacing_kji):
-        reach = max(1, int(round((0.5 * params.joint_max_gap_mm + coarse_mm) / sp)))
-        n = hu.shape[axis]
-        before = np.full(hu.shape, -1000.0, np.float32)
-        after = np.full(hu.shape, -1000.0, np.float32)
-        for t in range(1, min(reach, n - 1) + 1):
-            dst_b = [slice(None)] * 3
-            src_b = [slice(None)] * 3
-            dst_b[axis], src_b[axis] = slice(t, n), slice(0, n - t)
-            np.maximum(before[tuple(dst_b)], hu[tuple(src_b)], out=before[tuple(dst_b)])
-            np.maximum(after[tuple(src_b)], hu[tuple(dst_b)], out=after[tuple(src_b)])
-        low = np.minimum(before, after)
-        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) / 5.0) & (low >= params.coarse_bone_threshold_hu)
-    return valley
-
-
-def _readd_one_sided(labels_cc: np.ndarray, valley: np.ndarray, coarse_mm: float, geometry: ImageGeometry) -> np.ndarray:
-    """Give back the valley voxels that only one bone lies near (dark spots inside a cortex), so that shells stay
-    closed; valley voxels between two bones stay out: the joint space."""
-    size = [2 * max(1, int(round(coarse_mm / s))) + 1 for s in geometry.spacing[::-1]]
-    top = ndimage.maximum_filter(labels_cc, size=size)
-    big = np.iinfo(labels_cc.dtype).max if np.issubdtype(labels_cc.dtype, np.integer) else 1e9
-    bottom = ndimage.minimum_filter(np.where(labels_cc > 0, labels_cc, big), size=size)
-    one = valley & (top > 0) & (top == bottom)
-    labels_cc[one] = top[one]
-    return labels_cc
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
@@ -333,8 +255,8 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     hu = a[sl]
     candidate = candidate[sl]
     if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
-        valley = _joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
-        labels_cc = _readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
+        valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
+        labels_cc = readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
         del valley
     else:
         labels_cc = _components(candidate, crop_geo, params.min_component_ml)
@@ -343,7 +265,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
                                           f"{threshold:.0f} HU")
     report(0.1, f"closing and filling {n_comp} bones")
-    radius = _ball_radius(params.closing_radius_mm, crop_geo.spacing)
+    radius = ball_radius_voxels(params.closing_radius_mm, crop_geo.spacing)
     env_labels = np.zeros(hu.shape, np.uint16)
     objects = ndimage.find_objects(labels_cc)
     comps = []
@@ -373,7 +295,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         comps.append({"label": lab, "box": box, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
                       "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
     report(0.55, "joints")
-    joint = _crossable_joints(env_labels, comps, crop_geo, params)
+    joint = crossable_joints(env_labels, comps, crop_geo, params)
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     name_components(comps, x_mid, env_labels, crop_geo)
     envelope = env_labels > 0
@@ -386,4 +308,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.65, "signed distance field")
     sdf = signed_distance_mm(labels > 0, crop_geo)
     report(1.0, "bone model ready")
-    return BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    if quality["level"] == "full":
+        from .nogo import find_sacral_nogo
+
+        model.nogo = find_sacral_nogo(model, hu)
+    return model

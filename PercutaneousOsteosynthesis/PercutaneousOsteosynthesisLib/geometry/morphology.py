@@ -36,6 +36,11 @@ def dilate(mask: np.ndarray, radius) -> np.ndarray:
     return out
 
 
+def ball_radius_voxels(mm: float, spacing) -> list[int]:
+    """Per-axis radius in whole voxels (at least 1) of a ball of ``mm`` on a grid of this spacing (same axis order)."""
+    return [max(1, int(round(mm / s))) for s in spacing]
+
+
 def erode(mask: np.ndarray, radius) -> np.ndarray:
     """Erosion (the dual of :func:`dilate`); voxels near the array border erode as if background lay beyond it."""
     r = np.broadcast_to(np.asarray(radius, int), (3,))

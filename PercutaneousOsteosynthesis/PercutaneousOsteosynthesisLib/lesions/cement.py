@@ -11,9 +11,9 @@ it touches are reported. The flood stops at the requested volume (to one voxel) 
 
 Leakage risk: distances (mm, between voxel centres) from the cement to soft tissue through a lesion's
 cortical defect, to the bone surface, to a joint space (non-bone voxels between two bone components no more
-than ``joint_gap_mm`` apart: the hip joint) and to the sacroiliac joint (label 4); ``at_risk`` when one is
-at most ``leak_margin_mm``.  Sacral foramina and the spinal canal are not assessed (not identified by the
-bone model, whose hole filling makes them bone or soft tissue without distinction).
+than ``joint_gap_mm`` apart: the hip joint), to the sacroiliac joint (label 4) and to the sacral canal and foramina
+(``bone.nogo``: cement there reaches the nerve roots); ``at_risk`` when one is at most ``leak_margin_mm``. The
+sacral canal and foramina are not assessed where the bone model has no separate sacrum (``not_assessed``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..errors import PosteoInputError
 from ..geometry.frames import ImageGeometry
 from .segmentation import box_around, ct_on_bone_grid
 
-NOT_ASSESSED = ["sacral foramina / spinal canal: not identified by the bone model, not assessed"]
+NOT_ASSESSED = ["sacral foramina / spinal canal: no separate sacrum in the bone model, not assessed"]
 
 
 @dataclass
@@ -192,7 +192,8 @@ def simulate_cement(ct, bone, injection_lps, volume_ml: float | None = None, les
         d = _point_segment_distances(pts, s.entry_lps, s.tip_lps)
         if len(d) and d.min() <= s.radius_mm + max(g.spacing):  # cement next to the screw's surface
             contact.append(s.name)
-    leak = leak_risk(mask, labels, lesion_id, [bool(getattr(l, "cortical_breakthrough", False)) for l in lesions], g, params)
+    leak = leak_risk(mask, labels, lesion_id, [bool(getattr(l, "cortical_breakthrough", False)) for l in lesions], g, params,
+                     bone.nogo_structures())
     return CementResult(name, g, mask, p, volume_ml, actual, fills, contact, leak, warnings)
 
 
@@ -216,8 +217,9 @@ def screw_voxels(screws, g: ImageGeometry) -> np.ndarray:
     return out
 
 
-def leak_risk(mask, labels, lesion_id, breakthrough, g: ImageGeometry, params: CementParameters) -> dict:
-    """Distances (mm) from the cement to the leak paths (see module docstring) and the at-risk reasons."""
+def leak_risk(mask, labels, lesion_id, breakthrough, g: ImageGeometry, params: CementParameters, nogo=None) -> dict:
+    """Distances (mm) from the cement to the leak paths (see module docstring) and the at-risk reasons; ``nogo``:
+    bone.nogo.NogoStructure list (None: not assessed)."""
     kji = np.argwhere(mask)
     centre = ((kji.min(0) + kji.max(0)) // 2).tolist()
     half = 0.5 * float(np.max((kji.max(0) - kji.min(0)) * np.asarray(g.spacing[::-1]))) + params.leak_margin_mm + 10.0
@@ -250,6 +252,10 @@ def leak_risk(mask, labels, lesion_id, breakthrough, g: ImageGeometry, params: C
             for b in range(a + 1, len(near)):
                 joint |= (near[a] + near[b] <= params.joint_gap_mm + max(g.spacing)) & (near[a] <= params.joint_gap_mm) & (near[b] <= params.joint_gap_mm)
         dist["joint_space"] = to(joint & (lab == 0))
+    if nogo:
+        cement_lps = g.ijk_to_lps(np.argwhere(mask)[:, ::-1].astype(float))
+        for structure in nogo:
+            dist[structure.name] = max(0.0, structure.clearance_mm(cement_lps, 0.0))
     reasons = [{"kind": k, "distance_mm": v} for k, v in dist.items() if v is not None and v <= params.leak_margin_mm]
     return {"at_risk": bool(reasons), "reasons": reasons, "distances_mm": dist, "margin_mm": params.leak_margin_mm,
-            "not_assessed": list(NOT_ASSESSED)}
+            "not_assessed": [] if nogo else list(NOT_ASSESSED)}

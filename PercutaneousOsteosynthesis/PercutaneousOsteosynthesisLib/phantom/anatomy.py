@@ -46,6 +46,7 @@ class Anatomy:
     metal: list = field(default_factory=list)
     medullary: list = field(default_factory=list)
     fatty_marrow: list = field(default_factory=list)  # fatty in the elderly preset only (femoral necks, sacral ala)
+    nogo: list = field(default_factory=list)  # neural tunnels through the sacrum (canal, foramina): not bone
     landmarks: dict = field(default_factory=dict)
     body_semi_axes: tuple = (160.0, 110.0)
     fat_thickness: float = 15.0
@@ -53,12 +54,17 @@ class Anatomy:
     fov_hi: np.ndarray = field(default_factory=lambda: np.array([165.0, 115.0, 82.0]))
 
     def bone_sdf(self, p):
-        """Signed distance (mm, LPS points) to the bone envelope: exact outside, a lower bound of the depth inside."""
-        return union_sdf(self.bone, p)
+        """Signed distance (mm, LPS points) to the bone envelope (the sacral tunnels carved out): exact outside the
+        union of shapes and away from the tunnels, a bound elsewhere."""
+        return self.carve(union_sdf(self.bone, p), p)
 
     def envelope_sdf(self, p):
         """As :meth:`bone_sdf` with the sacroiliac joint gaps counted as crossable (part of the envelope)."""
-        return union_sdf(self.bone + self.joints, p)
+        return self.carve(union_sdf(self.bone + self.joints, p), p)
+
+    def carve(self, sdf, p):
+        """A signed distance with the neural tunnels (``nogo``) removed from the bone."""
+        return np.maximum(sdf, -union_sdf(self.nogo, p)) if self.nogo else sdf
 
     def exact_mask(self, p, shapes=None):
         """True where the union's signed distance is exact: outside, or inside where the nearest point on the
@@ -141,6 +147,14 @@ def build_anatomy() -> Anatomy:
     anat.landmarks["sacrum_frame"] = (sacrum_c, e1, e2, e3)
     for s in (+1, -1):  # the sacral ala's marrow, lateral to the body, well inside the cortex
         anat.fatty_marrow.append(RoundBox(sacrum_c + s * 27.0 * e1, np.array([10.0, 30.0, 10.0]), rot, 3.0, "sacral ala marrow"))
+    # neural tunnels: the sacral canal (posterior, along the sacrum) and the S1/S2 foramina (front to back)
+    anat.nogo.append(Capsule(sacrum_c - 10.0 * e3 - 60.0 * e2, sacrum_c - 10.0 * e3 + 60.0 * e2, 5.0, "sacral canal"))
+    for level, along in (("S1", -5.0), ("S2", -28.0)):
+        for s, side in ((+1, "left"), (-1, "right")):
+            centre = sacrum_c + s * 25.0 * e1 + along * e2
+            anat.nogo.append(Capsule(centre - 30.0 * e3, centre + 30.0 * e3, 4.0, f"{side} {level} foramen"))
+            anat.landmarks[f"{side}_{level.lower()}_foramen_lps"] = centre
+    anat.landmarks["sacral_canal_axis_lps"] = (sacrum_c - 10.0 * e3, e2)
     sides = {}
     for s in (+1, -1):
         sides[s] = _hip_bone_and_femur(anat, s, sacrum_c, e1, e2, e3, rot)

@@ -106,10 +106,12 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
     q = p[near]
     v = out[near]
     bone_d = _clipped_union(anat.bone, q, cortex_mm + 2.0)
+    if anat.nogo:  # the neural tunnels are soft tissue lined by cortex
+        bone_d = np.maximum(bone_d, -_clipped_union(anat.nogo, q, cortex_mm + 2.0))
     inside = bone_d < 0
     v = np.where(inside, np.where(-bone_d < cortex_mm, hu["cortex"], hu["cancellous"]), v)
     marrow = anat.medullary + (anat.fatty_marrow if fatty_marrow else [])
-    v = np.where(inside & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)
+    v = np.where(inside & (-bone_d >= cortex_mm) & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
     v = np.where(~inside & (_clipped_union(anat.joints, q, 0.0) < 0), hu["joint"], v)
     for les in anat.lesions:
         v = np.where(np.linalg.norm(q - les.center, axis=1) < les.radius, hu["lesion"], v)
@@ -170,12 +172,16 @@ def _monte_carlo_volumes(anat: Anatomy, cortex_mm: float, n: int = 2_000_000, se
     lo, hi = anat.bounds()
     rng = np.random.default_rng(seed)
     box = float(np.prod(hi - lo))
-    counts = {"bone": 0, "cortex": 0, "metal": 0}
+    counts = {"bone": 0, "cortex": 0, "metal": 0, "nogo": 0}
     les = np.zeros(len(anat.lesions))
     chunk = 500_000
     for start in range(0, n, chunk):
         p = lo + rng.random((min(chunk, n - start), 3)) * (hi - lo)
         d = _clipped_union(anat.bone, p, cortex_mm + 1.0)
+        if anat.nogo:
+            tunnel = _clipped_union(anat.nogo, p, cortex_mm + 1.0)
+            counts["nogo"] += int(((d < 0) & (tunnel < 0)).sum())
+            d = np.maximum(d, -tunnel)
         inside = d < 0
         metal = _clipped_union(anat.metal, p, 0.0) < 0
         in_lesion = np.zeros(len(p), bool)
@@ -188,7 +194,7 @@ def _monte_carlo_volumes(anat: Anatomy, cortex_mm: float, n: int = 2_000_000, se
         counts["metal"] += int(metal.sum())
     ml = box / n / 1000.0
     return {"bone_ml": counts["bone"] * ml, "cortex_ml": counts["cortex"] * ml, "metal_ml": counts["metal"] * ml,
-            "lesions_ml": [float(c * ml) for c in les]}
+            "nogo_ml": counts["nogo"] * ml, "lesions_ml": [float(c * ml) for c in les]}
 
 
 def path_truth(anat: Anatomy, name: str, entry, tip, diameter_mm: float, safe: bool, step: float = 0.02) -> dict:
@@ -255,8 +261,11 @@ def phantom_truth(anat: Anatomy | None = None, cortex_mm: float = CORTEX_MM) -> 
     landmarks["femoral_head_radius_mm"] = 23.0
     metal = [{"name": m.name, "a_lps": np.asarray(m.a).tolist(), "b_lps": np.asarray(m.b).tolist(), "radius_mm": m.radius}
              for m in anat.metal]
+    nogo = [{"name": t.name, "a_lps": np.asarray(t.a).tolist(), "b_lps": np.asarray(t.b).tolist(), "radius_mm": t.radius}
+            for t in anat.nogo]
     return {"coordinate_system": "LPS", "units": "mm", "bone_volume_ml": vol["bone_ml"], "cortex_volume_ml": vol["cortex_ml"],
-            "cortex_thickness_mm": cortex_mm, "metal_volume_ml": vol["metal_ml"], "metal": metal, "lesions": lesions,
+            "cortex_thickness_mm": cortex_mm, "metal_volume_ml": vol["metal_ml"], "metal": metal, "nogo": nogo,
+            "nogo_volume_ml": vol["nogo_ml"], "lesions": lesions,
             "landmarks": landmarks, "screw_paths": _screw_paths(anat),
             "notes": "bone volume includes lesions and metal inside the envelope; the sacroiliac joint gaps are not bone "
                      "but are crossable; volumes by Monte Carlo (2e6 samples, ~0.3 % standard error)."}

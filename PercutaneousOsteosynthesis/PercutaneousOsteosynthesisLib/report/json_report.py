@@ -35,7 +35,7 @@ def screw_entry(screw, check, guidance: dict | None) -> dict:
            "thread_length_mm": None if screw.thread_length_mm is None else float(screw.thread_length_mm),
            "entry_lps": [float(v) for v in screw.entry_lps], "tip_lps": [float(v) for v in screw.tip_lps]}
     for k in ("min_clearance_mm", "min_clearance_at_mm", "breach_length_mm", "bone_fraction", "grade", "perforation_mm",
-              "perforation_grade", "entry_zone_mm", "bicortical", "exit_zone_mm", "overshoot_to_bone_mm",
+              "perforation_grade", "entry_zone_mm", "bicortical", "exit_zone_mm", "overshoot_to_bone_mm", "nogo", "neural",
               "tip_protrusion_mm", "tip_in_joint", "joints_crossed"):
         out[k] = d[k]
     out["metal_clearance_mm"] = _finite_or_none(check.metal_clearance_mm)

@@ -16,14 +16,16 @@ from .model import head_diameter_mm
 from .screw import Screw
 
 WASHER_ADVISED_BELOW_MM = 1.5
-SEARCH_BEFORE_MM = 5.0
+SEARCH_BEFORE_MM = 40.0
 SEARCH_AFTER_MM = 10.0
 STEP_MM = 0.1
 CORTICAL_BONE_HU = 1000.0  # the least HU of a plate of cortical bone seen at full thickness
 
 
-def near_cortex_mm(screw: Screw, ct, bone_threshold_hu: float) -> float:
-    """Thickness (mm) of the first bony plate met along the axis near the entry (0 when none is met).
+def near_cortex_mm(screw: Screw, ct, bone_threshold_hu: float) -> float | None:
+    """Thickness (mm) of the near cortex: the first bony plate met along the axis from the soft tissue last crossed
+    before the entry (0 when none is met within ``SEARCH_AFTER_MM`` after the entry; None when the axis is in bone
+    all the way from ``SEARCH_BEFORE_MM`` before the entry, where the head cannot be judged).
 
     A plate thinner than a voxel never reaches the cortex threshold on a CT, so the thickness is its "mass": the HU
     above the bone behind it, integrated across the plate (samples at or above ``bone_threshold_hu``, one voxel of
@@ -33,6 +35,11 @@ def near_cortex_mm(screw: Screw, ct, bone_threshold_hu: float) -> float:
     hu = VolumeSampler(ct.array, ct.geometry, outside_value=-1000.0)(screw.entry_lps + s[:, None] * screw.direction_lps)
     window = s <= SEARCH_AFTER_MM
     bony = (hu >= bone_threshold_hu) & window
+    entry = int(np.searchsorted(s, 0.0))
+    soft = np.flatnonzero(~bony[: entry + 1])
+    if len(soft) == 0:
+        return None
+    bony[: soft[-1]] = False  # the plate the head bears on is the one after the soft tissue last crossed
     if not bony.any():
         return 0.0
     first = int(np.argmax(bony))
@@ -49,6 +56,9 @@ def near_cortex_mm(screw: Screw, ct, bone_threshold_hu: float) -> float:
 def head_seat(screw: Screw, ct, bone_threshold_hu: float, catalog=None) -> dict:
     """The ``head_seat`` entry of the report: head diameter, near cortex, washer planned / advised."""
     cortex = near_cortex_mm(screw, ct, bone_threshold_hu)
+    if cortex is None:
+        return {"head_diameter_mm": round(head_diameter_mm(screw, catalog), 2), "near_cortex_mm": None, "washer": bool(screw.washer),
+                "washer_advised": False, "note": f"the entry lies more than {SEARCH_BEFORE_MM:g} mm deep in bone: head seat not assessed"}
     advised = cortex < WASHER_ADVISED_BELOW_MM and not screw.washer
     note = ""
     if advised:

@@ -1,0 +1,113 @@
+"""No-go structures found from the CT: the sacral canal and the sacral foramina (S1, S2, ...).
+
+They are tunnels of soft tissue (nerve roots, fat, CSF: below ``TUNNEL_MAX_HU``) through the sacrum, lined by
+cortical bone. The bone model's hole filling may have made parts of an oblique tunnel "bone", so they are found from
+the CT: in the sacrum's box, tunnel candidates are the voxels of soft-tissue HU that are either inside the sacrum's
+envelope or enclosed by it in the 2D slices of some orientation. Connected candidates are a tunnel when at least
+``MIN_TUNNEL_ML``, thin (no point deeper than ``TUNNEL_MAX_RADIUS_MM`` in it: osteoporotic or fatty marrow of a
+vertebral body or the ala is thicker) and walled by cortex (``LINING_MIN_HU`` within a voxel of half of their wall).
+The one crossing the midline (or nearest to it) is the sacral canal; the others are foramina, named by side and
+numbered from the top (S1, S2, ...). Each structure is kept as its voxel centres (LPS) for distance queries.
+Run on grids up to 1.6 mm (coarser CTs: not assessed, see bone.ct_quality).
+
+A screw's clearance to a structure = distance from its axis to the nearest voxel centre of the structure, minus
+half a voxel (the tunnel's wall lies between centres), minus the screw's radius; below 0 the screw enters it: a
+"neural" breach. Not assessed where the sacrum is not a separate bone in the model (a pelvic ring whose sacroiliac
+joints are fused or unresolved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+MIN_TUNNEL_ML = 0.15
+TUNNEL_MAX_HU = 60.0
+TUNNEL_MAX_RADIUS_MM = 7.5
+LINING_MIN_HU = 350.0
+CANAL = "sacral canal"
+
+
+@dataclass
+class NogoStructure:
+    name: str
+    points_lps: np.ndarray = field(repr=False)
+    half_voxel_mm: float = 0.5
+    _tree: cKDTree | None = field(default=None, repr=False)
+
+    def clearance_mm(self, axis_points_lps: np.ndarray, radius_mm: float) -> float:
+        """Minimum clearance (mm) between a screw of this radius along these axis points and the structure."""
+        if self._tree is None:
+            self._tree = cKDTree(self.points_lps)
+        d, _ = self._tree.query(np.asarray(axis_points_lps, float))
+        return float(d.min() - self.half_voxel_mm - radius_mm)
+
+
+def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
+    """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation."""
+    out = np.zeros(mask.shape, bool)
+    for axis in range(3):
+        structure = np.zeros((3, 3, 3), bool)
+        plane = [slice(None)] * 3
+        plane[axis] = 1
+        structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
+        lab, n = ndimage.label(~mask, structure=structure)
+        edge = np.zeros(n + 1, bool)
+        for other in range(3):
+            if other == axis:
+                continue
+            for end in (0, -1):
+                edge[np.unique(np.take(lab, end, axis=other))] = True
+        out |= ~edge[lab] & ~mask
+    return out
+
+
+def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[np.ndarray]:
+    """[k, j, i] index arrays of the candidate regions that are tunnels (see module docstring)."""
+    lab, n = ndimage.label(candidates)
+    if n == 0:
+        return []
+    depth = ndimage.distance_transform_edt(candidates, sampling=spacing_kji)
+    deepest = ndimage.maximum(depth, lab, index=np.arange(1, n + 1))
+    wall = ndimage.grey_dilation(lab, size=(3, 3, 3)) * ~candidates
+    peak = ndimage.maximum_filter(hu, size=3)  # the wall's first voxel is a partial volume of tissue and cortex
+    lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
+    walls = np.bincount(wall[wall > 0], minlength=n + 1)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    keep = [k for k in range(1, n + 1) if sizes[k] >= min_voxels and deepest[k - 1] <= TUNNEL_MAX_RADIUS_MM
+            and lined[k] >= 0.5 * max(walls[k], 1)]
+    return [np.argwhere(lab == k) for k in keep]
+
+
+def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
+    """The sacral canal and foramina of the bone model (empty when there is no separate sacrum); ``hu``: the CT on
+    the bone model's grid."""
+    comp = next((c for c in bone.components if c.get("kind") == "sacrum"), None)
+    if comp is None or bone.component_labels is None:
+        return []
+    box = comp["box"]
+    sacrum = bone.component_labels[box] == comp["label"]
+    enclosed = _enclosed_in_slices(np.pad(sacrum, 1))[1:-1, 1:-1, 1:-1]
+    sub_hu = np.asarray(hu[box], np.float32)
+    candidates = (sub_hu < TUNNEL_MAX_HU) & (sacrum | enclosed)
+    g = bone.geometry
+    offset = np.array([s.start for s in box])
+    pieces = [g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
+              for kji in _tunnel_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3)]
+    if not pieces:
+        return []
+    from .components import midline_x_lps
+
+    mid = midline_x_lps(bone)
+    half = 0.5 * float(min(g.spacing))
+    canal_i = min(range(len(pieces)), key=lambda i: (not (pieces[i][:, 0].min() < mid < pieces[i][:, 0].max()),
+                                                    abs(pieces[i][:, 0].mean() - mid)))
+    out = [NogoStructure(CANAL, pieces[canal_i], half)]
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        foramina = sorted((p for i, p in enumerate(pieces) if i != canal_i and sign * (p[:, 0].mean() - mid) > 0),
+                          key=lambda p: -p[:, 2].mean())
+        out += [NogoStructure(f"{side} S{level} foramen", p, half) for level, p in enumerate(foramina, start=1)]
+    return out

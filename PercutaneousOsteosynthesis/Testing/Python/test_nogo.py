@@ -1,0 +1,77 @@
+"""No-go structures found from the CT against the phantom's analytic sacral canal and S1/S2 foramina: where they
+are, each screw's clearance to them, and a screw entering one graded a (neural) breach."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
+from PercutaneousOsteosynthesisLib.screws.screw import Screw
+
+
+def _segment_distance(p, a, b):
+    ab = b - a
+    t = np.clip(((p - a) @ ab) / (ab @ ab), 0.0, 1.0)
+    return np.linalg.norm(p - (a + t[:, None] * ab), axis=1)
+
+
+def test_structures_found_where_the_phantom_has_them(phantom, phantom_bone):
+    found = {n.name: n for n in phantom_bone.nogo_structures()}
+    truth = {t["name"]: t for t in phantom[1]["nogo"]}
+    assert set(found) == set(truth)  # sacral canal, left/right S1 and S2 foramina: named by side and level
+    for name, t in truth.items():
+        a, b = np.array(t["a_lps"]), np.array(t["b_lps"])
+        pts = found[name].points_lps
+        assert np.linalg.norm(pts.mean(axis=0) - 0.5 * (a + b)) < 2.0, name
+        assert _segment_distance(pts, a, b).max() <= t["radius_mm"] + 1.0, name  # inside the tunnel (voxel centres)
+
+
+def test_clearance_to_the_canal_and_neural_breach(phantom, phantom_bone):
+    truth = {t["name"]: t for t in phantom[1]["nogo"]}
+    canal = truth["sacral canal"]
+    a, b = np.array(canal["a_lps"]), np.array(canal["b_lps"])
+    path = next(p for p in phantom[1]["screw_paths"] if "iliosacral" in p["name"])
+    screw = Screw("S1", path["entry_lps"], path["tip_lps"], 7.3)
+    check = check_screw(screw, phantom_bone)
+    _, pts = screw.axis_points_lps(0.05)
+    expected = _segment_distance(pts, a, b).min() - canal["radius_mm"] - 3.65  # analytic
+    assert check.nogo_clearance_mm["sacral canal"] == pytest.approx(expected, abs=1.0)
+    assert check.grade != "breach" and check.neural == []
+    # from the same entry, aimed at the canal's axis at the same level: its tip enters the canal
+    nearest = a + np.clip(((screw.tip_lps - a) @ (b - a)) / ((b - a) @ (b - a)), 0, 1) * (b - a)
+    deep = Screw("S1 into the canal", screw.entry_lps, nearest, 7.3)
+    deep_check = check_screw(deep, phantom_bone)
+    _, pts = deep.axis_points_lps(0.05)
+    assert _segment_distance(pts, a, b).min() - canal["radius_mm"] - 3.65 < 0  # truth: it does enter
+    assert deep_check.grade == "breach" and "sacral canal" in deep_check.neural
+    assert deep_check.to_dict()["neural"] == deep_check.neural
+
+
+def test_a_screw_through_a_foramen_is_a_neural_breach(phantom, phantom_bone):
+    f = next(t for t in phantom[1]["nogo"] if t["name"] == "left S1 foramen")
+    a, b = np.array(f["a_lps"]), np.array(f["b_lps"])
+    centre = 0.5 * (a + b)
+    lateral = np.array([1.0, 0.0, 0.0])
+    screw = Screw("through S1 foramen", centre + 40.0 * lateral, centre - 8.0 * lateral, 6.5)
+    check = check_screw(screw, phantom_bone)
+    assert "left S1 foramen" in check.neural and check.grade == "breach"
+
+
+def test_cement_near_a_foramen_is_a_leak_risk(phantom, phantom_bone):
+    """2 mL injected 9 mm medial to the left S1 foramen's axis: its distance to the foramen (truth: the analytic
+    tunnel against the simulated cement's voxels) is reported, and under the 3 mm leak margin it is a reason."""
+    from PercutaneousOsteosynthesisLib.lesions.cement import simulate_cement
+
+    ct, truth = phantom
+    f = next(t for t in truth["nogo"] if t["name"] == "left S1 foramen")
+    a, b = np.array(f["a_lps"]), np.array(f["b_lps"])
+    point = 0.5 * (a + b) + np.array([-9.0, 0.0, 0.0])
+    result = simulate_cement(ct, phantom_bone, point, 2.0)
+    pts = phantom_bone.geometry.ijk_to_lps(np.argwhere(result.mask)[:, ::-1].astype(float))
+    expected = max(0.0, _segment_distance(pts, a, b).min() - f["radius_mm"])
+    reported = result.leak_risk["distances_mm"]["left S1 foramen"]
+    assert reported == pytest.approx(expected, abs=1.0)
+    kinds = [r["kind"] for r in result.leak_risk["reasons"]]
+    assert ("left S1 foramen" in kinds) == (reported <= result.leak_risk["margin_mm"])
+    assert result.leak_risk["not_assessed"] == []
