@@ -104,7 +104,7 @@ class BoneModel:
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels > 0, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
-                         self.ct_quality, self.component_labels, self.nogo)
+                         self.ct_quality, self.component_labels, nogo=self.nogo)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""

@@ -26,7 +26,8 @@ def _random_points_near_surface(anatomy, n=1000, seed=0):
     lo, hi = anatomy.bounds()
     p = lo + rng.random((300_000, 3)) * (hi - lo)
     t = anatomy.envelope_sdf(p)
-    keep = (np.abs(t) < 15) & anatomy.exact_mask(p) & (union_sdf(anatomy.joints, p) > 10)
+    # the sacral tunnels are no-go structures of their own (bone.nogo, test_nogo.py), not part of the envelope's field
+    keep = (np.abs(t) < 15) & anatomy.exact_mask(p) & (union_sdf(anatomy.joints, p) > 10) & (union_sdf(anatomy.nogo, p) > 10)
     broken = [l for l in anatomy.lesions if l.breaks_cortex][0]
     keep &= np.linalg.norm(p - broken.center, axis=1) > broken.radius + 8
     return p[keep][:n], t[keep][:n]
