@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..report import format as fmt
 from ..report.format import breakthrough_text, fill_text, fracture_risk_text, leak_text, mirels_text
 
 
@@ -44,9 +45,7 @@ def print_screw_table(report: dict):
             print(f"  {x['implant_id']:<16} min clear {x['min_clearance_mm']:6.2f} mm ({x['grade']}) "
                   f"entry {e[0]:.1f},{e[1]:.1f},{e[2]:.1f} tip {t[0]:.1f},{t[1]:.1f},{t[2]:.1f}")
     for m in report.get("femoral_neck", []):
-        tad = m.get("tip_apex_distance_mm") or {}
-        print(f"femoral neck set ({m['side']}): max angle {m.get('max_angle_deg', float('nan')):.1f} deg, spread "
-              f"{m.get('max_distance_mm', float('nan')):.1f} mm" + (", tip-apex " + ", ".join(f"{k} {v:.1f} mm" for k, v in tad.items())
-                                                                    if tad else ""))
+        print(f"femoral neck set ({m['side']}): max angle {fmt.number(m.get('max_angle_deg'))} deg, spread "
+              f"{fmt.number(m.get('max_distance_mm'), unit='mm')}, tip-apex (mm) {fmt.tip_apex_text(m)}; {fmt.neck_configuration_text(m)}")
     for w in report.get("warnings", []):
         print(f"warning: {w}")

@@ -92,7 +92,9 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     quality = bone.ct_quality or {}
     if quality.get("message"):
         warnings.insert(0, quality["message"])
-    extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": neck_set_metrics(plan.screws, bone), "warnings": warnings,
+    necks = neck_set_metrics(plan.screws, bone)
+    warnings += [f"femoral neck ({m['side']}): {f}" for m in necks for f in (m.get("configuration") or {}).get("findings", [])]
+    extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": necks, "warnings": warnings,
              "ct_quality": quality}
     if suggest:
         from ..screws.suggest import suggest_trajectories

@@ -87,3 +87,29 @@ def breakthrough_text(value) -> str:
     if value is None:
         return NONE_TEXT
     return "breaks through the cortex" if value else "contained"
+
+
+def tip_apex_text(metrics: dict) -> str:
+    """``neck A 18.2, neck B 21.0`` (Baumgaertner TAD per screw, mm) or the reason it is missing."""
+    tad = metrics.get("tip_apex_distance_mm") or {}
+    if not tad:
+        return metrics.get("tip_apex_note") or NONE_TEXT
+    return ", ".join(f"{name} {number(v)}" for name, v in tad.items())
+
+
+def neck_configuration_text(metrics: dict) -> str:
+    """Inverted triangle, cortical support of the inferior and posterior screws and entry level of a femoral-neck
+    set: ``inverted triangle; inferior (A) 1.9 mm from the calcar; posterior (C) 2.4 mm from the posterior cortex;
+    entries above the lesser trochanter``."""
+    parts = []
+    tri = metrics.get("inverted_triangle")
+    if tri is not None:
+        parts.append("inverted triangle" if tri else "not an inverted triangle")
+    rules = metrics.get("configuration") or {}
+    if rules:
+        parts.append(f"inferior ({rules['inferior_screw']}) {number(rules.get('inferior_cortex_mm'), unit='mm')} from the calcar")
+        parts.append(f"posterior ({rules['posterior_screw']}) {number(rules.get('posterior_cortex_mm'), unit='mm')} from the posterior cortex")
+        below = rules.get("entries_below_lesser_trochanter")
+        parts.append("entry level vs lesser trochanter not assessed" if below is None else
+                     ("entries above the lesser trochanter" if not below else "entry below the lesser trochanter: " + ", ".join(below)))
+    return "; ".join(parts) or NONE_TEXT

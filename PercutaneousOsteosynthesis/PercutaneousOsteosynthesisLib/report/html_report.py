@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_text_atomic
 from ..palette import BREACH_ROW_RGB, GRADE_RGB, GRADE_TEXT_RGB, hex_colour
+from . import format as fmt
 from .format import breakthrough_text, fill_text, fracture_risk_text, leak_reasons_text, leak_text, mirels_text, perforation_text
 
 GRADE_STYLE = {g: f"background:{hex_colour(rgb)};color:{hex_colour(GRADE_TEXT_RGB[g])}" for g, rgb in GRADE_RGB.items()}
@@ -227,12 +228,11 @@ def render_html(report: dict, images: dict | None = None) -> str:
     if necks:
         rows = []
         for m in necks:
-            tad = m.get("tip_apex_distance_mm") or {}
-            tad_txt = ", ".join(f"{_e(k)} {v:.1f}" for k, v in tad.items()) if tad else _e(m.get("tip_apex_note", "—"))
             rows.append(f"<tr><td>{_e(m['side'])}</td><td>{_e(', '.join(m['screws']))}</td><td>{_num(m.get('max_angle_deg'))}</td>"
-                        f"<td>{_num(m.get('max_distance_mm'))}</td><td>{tad_txt}</td></tr>")
+                        f"<td>{_num(m.get('max_distance_mm'))}</td><td>{_e(fmt.tip_apex_text(m))}</td>"
+                        f"<td>{_e(fmt.neck_configuration_text(m))}</td></tr>")
         parts.append("<h3>Femoral neck screw sets</h3>" + _table(
-            ("Side", "Screws", "Max angle between screws (°)", "Spread (mm)", "Tip-apex distance (mm)"), rows))
+            ("Side", "Screws", "Max angle between screws (°)", "Spread (mm)", "Tip-apex distance (mm)", "Configuration"), rows))
     for w in report.get("warnings", []):
         parts.append(f'<p class="note">⚠ {_e(w)}</p>')
     plots = images.get("plots", {})

@@ -30,6 +30,7 @@ from scipy.spatial import ConvexHull
 
 from ..bone.components import midline_x_lps
 from ..errors import PosteoInputError
+from .neck_rules import configuration_rules
 from .roles import FEMORAL_NECK, with_role
 
 
@@ -187,8 +188,17 @@ def neck_set_metrics(screws, bone) -> list[dict]:
         entry["tip_apex_distance_mm"] = {k: v["tad_mm"] for k, v in tads.items()}
         entry["tip_apex"] = tads
         entry["inverted_triangle"] = inverted_triangle(group, axis)
+        entry["configuration"] = configuration_rules(group, axis, head, bone, _lesser_trochanter_z(bone, side, head))
         out.append(entry)
     return out
+
+
+def _lesser_trochanter_z(bone, side: str, head) -> float | None:
+    """LPS z (mm) of the lesser trochanter's lower end on that side's femur, None when the scan does not show it."""
+    from ..bone.femur_levels import trochanteric_end_z_lps
+
+    comp = next((c for c in bone.components if c.get("kind") == "femur" and c.get("side") == side), None)
+    return None if comp is None else trochanteric_end_z_lps(bone, comp, float(head.centre_lps[2]))
 
 
 def baumgaertner_tad_mm(tip_lps, head_centre_lps, head_radius_mm: float, neck_axis_to_neck_lps) -> dict:

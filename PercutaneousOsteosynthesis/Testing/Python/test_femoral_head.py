@@ -99,3 +99,37 @@ def test_tad_uses_the_anatomical_axis_not_the_screws(phantom, phantom_bone):
     assert results["aligned"]["inverted_triangle"] is True
     sub = results["aligned"]["tip_apex"]["aligned 2"]["tip_subchondral_mm"]
     assert sub == pytest.approx(radius - np.linalg.norm([8.0, 5.0]), abs=1.0)
+
+
+def test_neck_configuration_rules_against_the_phantom_neck(phantom, phantom_bone):
+    """Inverted triangle parallel to the truth neck axis (phantom neck: a 14.5 mm radius cylinder): the inferior
+    screw's gap to the calcar and the posterior screw's gap to the posterior cortex are 14.5 - offset - 3.65 mm;
+    a screw entering 40 mm below the lesser trochanter's lower end is flagged."""
+    from PercutaneousOsteosynthesisLib.bone.femur_levels import trochanteric_end_z_lps
+    from PercutaneousOsteosynthesisLib.screws.neck_rules import NEAR_CORTEX_MM, neck_frame
+
+    lm = phantom[1]["landmarks"]
+    h, n = np.array(lm["femoral_head_center_left_lps"]), np.array(lm["neck_axis_left_lps"])
+    up, back = neck_frame(n)
+    offsets = {"inferior": -9.0 * up, "anterior": 4.0 * up - 6.0 * back, "posterior": 4.0 * up + 8.5 * back}
+    screws = [Screw(k, h + 40 * n + o, h - 12 * n + o, 7.3, role=FEMORAL_NECK) for k, o in offsets.items()]
+    (m,) = neck_set_metrics(screws, phantom_bone)
+    rules = m["configuration"]
+    assert m["inverted_triangle"] is True
+    assert rules["inferior_screw"] == "inferior" and rules["posterior_screw"] == "posterior"
+    assert rules["inferior_cortex_mm"] == pytest.approx(14.5 - 9.0 - 3.65, abs=0.8)
+    assert rules["posterior_cortex_mm"] == pytest.approx(14.5 - 8.5 - 3.65, abs=0.8)
+    assert rules["findings"] == [] and rules["entries_below_lesser_trochanter"] == []
+    # the same set shifted 4 mm up and 5 mm forward: neither rests on its cortex any more (gaps about 4.95 mm)
+    far = [Screw(s.name, s.entry_lps + 4 * up - 5 * back, s.tip_lps + 4 * up - 5 * back, 7.3, role=FEMORAL_NECK) for s in screws]
+    (m,) = neck_set_metrics(far, phantom_bone)
+    rules = m["configuration"]
+    assert min(rules["inferior_cortex_mm"], rules["posterior_cortex_mm"]) > NEAR_CORTEX_MM and len(rules["findings"]) == 2
+    # an entry low on the shaft: below the lesser trochanter's lower end (from the femur's own cross-sections)
+    femur = next(c for c in phantom_bone.components if c["name"] == "left femur")
+    z_lt = trochanteric_end_z_lps(phantom_bone, femur, float(h[2]))
+    low_entry = np.array([h[0] + 30.0, h[1], z_lt - 40.0])
+    steep = screws[:2] + [Screw("low entry", low_entry, h - 12 * n + offsets["posterior"], 7.3, role=FEMORAL_NECK)]
+    (m,) = neck_set_metrics(steep, phantom_bone)
+    assert m["configuration"]["entries_below_lesser_trochanter"] == ["low entry"]
+    assert any("below the lesser trochanter" in f for f in m["configuration"]["findings"])
