@@ -147,7 +147,7 @@ SCREW_COLUMNS = ("Screw", "Implant", "Ø (mm)", "Length (mm)", "Min clearance (m
                  "Perforation grade (depth out)",
                  "Tip protrusion (mm)", "Joints crossed", "Metal clearance (mm)", "Anchorage beyond lesion (mm)",
                  "Skin entry (LPS)", "Depth skin→bone / skin→tip (mm)", "Gantry tilt (°)", "In-plane angle (°)",
-                 "Table position (mm) [slice]", "C-arm cranio-caudal / LAO-RAO (°)")
+                 "Table position (mm) [slice]", "C-arm bull's-eye cranio-caudal / LAO-RAO; progress view LAO-RAO (°)")
 
 
 def _screw_row(e: dict) -> str:
@@ -163,7 +163,7 @@ def _screw_row(e: dict) -> str:
         _num(e.get("gantry_tilt_deg")) + (" (double oblique)" if e.get("double_oblique") else ""),
         _num(e.get("inplane_angle_deg")),
         f"{_num(e.get('table_position_mm'))} [{_e(e.get('table_slice_index', '—') if e.get('table_slice_index') is not None else '—')}]",
-        f"{_num(e.get('carm_cranio_caudal_deg'))} / {_num(e.get('carm_lao_rao_deg'))}",
+        f"{_num(e.get('carm_cranio_caudal_deg'))} / {_num(e.get('carm_lao_rao_deg'))}; {_num(e.get('carm_progress_lao_rao_deg'))}",
     ]
     tds = []
     for c in cells:

@@ -19,7 +19,8 @@ from ..fileio.atomic import write_json_atomic
 SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/report-v2.json"
 FORMAT_VERSION = 2
 GUIDANCE_KEYS = ("skin_entry_lps", "skin_to_bone_entry_mm", "skin_to_tip_mm", "gantry_tilt_deg", "double_oblique",
-                 "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg")
+                 "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg",
+                 "carm_progress_lao_rao_deg")
 
 
 def _finite_or_none(v):

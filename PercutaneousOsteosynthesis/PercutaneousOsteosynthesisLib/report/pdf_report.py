@@ -75,7 +75,7 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
     pdf.ln(3)
     screws = report.get("screws", [])
     head = ("Screw", "Implant", "Len", "Min clear. [at]", "Breach", "Grade", "Perf.", "Anchorage", "Skin entry (LPS)", "Depth bone/tip",
-            "Gantry", "In-plane", "Table [slice]", "C-arm CC/LAO")
+            "Gantry", "In-plane", "Table [slice]", "C-arm CC/LAO; progr.")
     rows = []
     for e in screws:
         se = e.get("skin_entry_lps")
@@ -85,7 +85,7 @@ def write_report_pdf(report: dict, out_path, images: dict | None = None) -> Path
                      "-" if se is None else "(" + ", ".join(_f(x) for x in se) + ")",
                      f"{_f(e.get('skin_to_bone_entry_mm'))}/{_f(e.get('skin_to_tip_mm'))}", _f(e.get("gantry_tilt_deg")),
                      _f(e.get("inplane_angle_deg")), f"{_f(e.get('table_position_mm'))} [{e.get('table_slice_index', '-')}]",
-                     f"{_f(e.get('carm_cranio_caudal_deg'))}/{_f(e.get('carm_lao_rao_deg'))}"))
+                     f"{_f(e.get('carm_cranio_caudal_deg'))}/{_f(e.get('carm_lao_rao_deg'))}; {_f(e.get('carm_progress_lao_rao_deg'))}"))
     widths = (44, 22, 10, 22, 12, 17, 9, 14, 34, 20, 13, 14, 24, 22)
     _table(pdf, head, rows, widths, lambda n, c: (rgb255(GRADE_RGB[screws[n]["grade"]]) if screws[n].get("grade") in GRADE_RGB else None) if c == 5 else None)
     if report.get("lesions"):

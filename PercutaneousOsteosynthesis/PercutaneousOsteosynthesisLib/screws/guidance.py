@@ -25,7 +25,12 @@ unit screw direction from entry to tip, ``u = (ux, uy, uz)``, x = Left, y = Post
   (source to detector) is taken along the screw axis, oriented so the detector is on the anterior side;
   ``beam = (sin(lao) cos(cc), -cos(lao) cos(cc), sin(cc))``.  ``carm_lao_rao_deg``: + LAO (detector toward
   the patient's left), - RAO; ``carm_cranio_caudal_deg``: + cranial (detector toward the head; the inlet-type
-  tilt with the intensifier above the patient), - caudal (outlet-type).
+  tilt with the intensifier above the patient), - caudal (outlet-type).  This is the bull's-eye view of cone-beam
+  guidance: the guide wire seen end-on, as a dot in a ring;
+* C-arm progress view: the beam perpendicular to the screw with no cranio-caudal tilt (a pure LAO/RAO orbit of the
+  arm from the same cranio-caudal position 0), in which the wire is seen along its whole length and its advance is
+  measured; ``carm_progress_lao_rao_deg`` in the same convention (detector anterior).  A screw along the patient's
+  long axis is seen full length in every such view: AP (0) is given.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Guidance:
     carm_cranio_caudal_deg: float
     carm_lao_rao_deg: float
     patient_position: str = "supine"
+    carm_progress_lao_rao_deg: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -74,6 +80,7 @@ class Guidance:
             "carm_cranio_caudal_deg": float(self.carm_cranio_caudal_deg),
             "carm_lao_rao_deg": float(self.carm_lao_rao_deg),
             "patient_position": self.patient_position,
+            "carm_progress_lao_rao_deg": float(self.carm_progress_lao_rao_deg),
         }
 
 
@@ -134,6 +141,18 @@ def carm_angles_deg(direction_lps) -> tuple[float, float]:
     return cc, lao
 
 
+def carm_progress_lao_rao_deg(direction_lps) -> float:
+    """LAO/RAO angle (degrees, + LAO) of the progress view: beam perpendicular to the screw, no cranio-caudal tilt."""
+    d = unit(direction_lps, "screw direction")
+    beam = np.cross([0.0, 0.0, 1.0], d)
+    if np.linalg.norm(beam) < 1e-9:
+        return 0.0
+    beam /= np.linalg.norm(beam)
+    if beam[1] > 0 or (beam[1] == 0 and beam[0] < 0):  # detector anterior; tie: LAO
+        beam = -beam
+    return float(np.degrees(np.arctan2(beam[0], -beam[1])))
+
+
 def skin_entry_distance_mm(screw: Screw, ct: CTVolume, body_threshold_hu: float = -300.0, step_mm: float = 0.5) -> float:
     """Distance (mm) from the screw entry backwards along the axis to the skin (see module doc)."""
     if not step_mm > 0:
@@ -175,4 +194,4 @@ def compute_guidance(screw: Screw, ct: CTVolume, body_threshold_hu: float = -300
     k = int(np.rint(ct.geometry.lps_to_ijk(table)[2]))
     k = min(max(k, 0), ct.geometry.size[2] - 1)
     return Guidance(skin, depth, depth + screw.length_mm, tilt, abs(tilt) > float(max_gantry_tilt_deg),
-                    inplane_angle_deg(u, patient_position), float(table[2]), k, cc, lao, patient_position)
+                    inplane_angle_deg(u, patient_position), float(table[2]), k, cc, lao, patient_position, carm_progress_lao_rao_deg(u))

@@ -16,7 +16,7 @@ LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Frac
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
 GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
                     "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
-                    "C-arm LAO/RAO (deg)")
+                    "C-arm LAO/RAO (deg)", "C-arm progress view LAO/RAO (deg)")
 
 
 def screw_rows(session) -> list[dict]:
@@ -72,5 +72,5 @@ def guidance_rows(session) -> list[list[str]]:
         rows.append([name, ", ".join(number(v) for v in g["skin_entry_lps"]), number(g["skin_to_bone_entry_mm"]),
                      number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"]), "yes" if g["double_oblique"] else "no",
                      number(g["inplane_angle_deg"]), number(g["table_position_mm"]), number(g["carm_cranio_caudal_deg"]),
-                     number(g["carm_lao_rao_deg"])])
+                     number(g["carm_lao_rao_deg"]), number(g["carm_progress_lao_rao_deg"])])
     return rows

@@ -8,7 +8,7 @@ import pytest
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume
 from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
-from PercutaneousOsteosynthesisLib.screws.guidance import carm_angles_deg, compute_guidance
+from PercutaneousOsteosynthesisLib.screws.guidance import carm_angles_deg, carm_progress_lao_rao_deg, compute_guidance
 from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
 R_BODY = 100.0  # body: cylinder x^2 + y^2 < R^2 (LPS), infinite along z
@@ -103,7 +103,11 @@ def test_angles(case):
     d = g.to_dict()
     assert set(d) == {"skin_entry_lps", "skin_to_bone_entry_mm", "skin_to_tip_mm", "gantry_tilt_deg", "double_oblique",
                       "inplane_angle_deg", "table_position_mm", "table_slice_index", "carm_cranio_caudal_deg", "carm_lao_rao_deg",
-                      "patient_position"}
+                      "patient_position", "carm_progress_lao_rao_deg"}
+    # progress view: beam perpendicular to the screw, no cranio-caudal tilt, detector anterior
+    p = math.radians(g.carm_progress_lao_rao_deg)
+    progress = np.array([math.sin(p), -math.cos(p), 0.0])
+    assert abs(progress @ U) < 1e-9 and progress[1] <= 0
 
 
 def test_grids_agree():
@@ -200,3 +204,15 @@ def test_patient_position_is_kept_in_the_plan_file(tmp_path):
         load_plan(tmp_path / "bad.mrk.json")
     with pytest.raises(PosteoInputError, match="patient position"):
         Plan("p", patient_position="sitting")
+
+
+@pytest.mark.parametrize("u, lao", [
+    ((1, 0, 0), 0.0),                            # transverse (iliosacral-like) screw: AP progress view
+    ((0, 1, 0), 90.0),                           # AP screw: lateral progress view (the tie is LAO)
+    ((1, 1, 0), 45.0),                           # toward left-posterior: seen from left-anterior, LAO 45
+    ((-1, -1, 0), 45.0),                         # same line, other way
+    ((0.8, 0.15, -0.58), np.degrees(np.arctan2(0.15, 0.8))),  # femoral-neck-like: nearly AP, LAO 10.6
+    ((0, 0, 1), 0.0),                            # along the body axis: AP
+])
+def test_carm_progress_view(u, lao):
+    assert carm_progress_lao_rao_deg(u) == pytest.approx(lao, abs=1e-9)
