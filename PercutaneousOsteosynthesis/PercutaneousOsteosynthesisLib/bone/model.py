@@ -310,7 +310,8 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(1.0, "bone model ready")
     model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     if quality["level"] == "full":
+        from .hip_joint import find_hip_joints
         from .nogo import find_sacral_nogo
 
-        model.nogo = find_sacral_nogo(model, hu)
+        model.nogo = find_sacral_nogo(model, hu) + find_hip_joints(model)
     return model

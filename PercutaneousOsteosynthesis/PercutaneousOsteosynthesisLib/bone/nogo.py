@@ -1,4 +1,5 @@
-"""No-go structures found from the CT: the sacral canal and the sacral foramina (S1, S2, ...).
+"""No-go structures found from the CT: the sacral canal and the sacral foramina (S1, S2, ...); the hip joints'
+cartilage spaces are found in ``bone.hip_joint`` (kind ``ARTICULAR``).
 
 They are tunnels of soft tissue (nerve roots, fat, CSF: below ``TUNNEL_MAX_HU``) through the sacrum, lined by
 cortical bone. The bone model's hole filling may have made parts of an oblique tunnel "bone", so they are found from
@@ -29,6 +30,8 @@ TUNNEL_MAX_HU = 60.0
 TUNNEL_MAX_RADIUS_MM = 7.5
 LINING_MIN_HU = 350.0
 CANAL = "sacral canal"
+EXACT_WITHIN_MM = 20.0  # clearances to a structure are exact up to this, lower bounds beyond
+NEURAL, ARTICULAR = "neural", "articular"  # what a screw entering the structure hits: nerve roots, a joint's cartilage
 
 
 @dataclass
@@ -36,14 +39,30 @@ class NogoStructure:
     name: str
     points_lps: np.ndarray = field(repr=False)
     half_voxel_mm: float = 0.5
+    kind: str = NEURAL
+    half_widths_mm: np.ndarray | None = field(default=None, repr=False)  # per point, replacing half_voxel_mm (a sheet's half thickness)
     _tree: cKDTree | None = field(default=None, repr=False)
+    _centre: np.ndarray | None = field(default=None, repr=False)
+    _reach: float = 0.0
 
     def clearance_mm(self, axis_points_lps: np.ndarray, radius_mm: float) -> float:
-        """Minimum clearance (mm) between a screw of this radius along these axis points and the structure."""
+        """Minimum clearance (mm) between a screw of this radius along these axis points and the structure; exact up
+        to ``EXACT_WITHIN_MM``, a lower bound beyond (from the structure's bounding sphere: it is far)."""
         if self._tree is None:
             self._tree = cKDTree(self.points_lps)
-        d, _ = self._tree.query(np.asarray(axis_points_lps, float))
-        return float(d.min() - self.half_voxel_mm - radius_mm)
+            self._centre = self.points_lps.mean(axis=0)
+            self._reach = float(np.linalg.norm(self.points_lps - self._centre, axis=1).max())
+        pts = np.asarray(axis_points_lps, float)
+        half = self.half_voxel_mm if self.half_widths_mm is None else float(self.half_widths_mm.max())
+        offset = half + radius_mm
+        d, i = self._tree.query(pts, distance_upper_bound=EXACT_WITHIN_MM + offset)
+        near = np.isfinite(d)
+        if near.any():
+            if self.half_widths_mm is not None:
+                return float((d[near] - self.half_widths_mm[i[near]]).min() - radius_mm)
+            return float(d.min() - offset)
+        lower = float(np.linalg.norm(pts - self._centre, axis=1).min()) - self._reach
+        return max(lower, EXACT_WITHIN_MM + offset) - offset
 
 
 def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:

@@ -29,6 +29,8 @@ def print_screw_table(report: dict):
             flags.append("tip in joint")
         if s["joints_crossed"]:
             flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
+        if s.get("nogo"):
+            flags.append(fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", [])))
         if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
             flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
         print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "
@@ -47,5 +49,7 @@ def print_screw_table(report: dict):
     for m in report.get("femoral_neck", []):
         print(f"femoral neck set ({m['side']}): max angle {fmt.number(m.get('max_angle_deg'))} deg, spread "
               f"{fmt.number(m.get('max_distance_mm'), unit='mm')}, tip-apex (mm) {fmt.tip_apex_text(m)}; {fmt.neck_configuration_text(m)}")
+    if report.get("fluoroscopy_views"):
+        print(f"fluoroscopy: {fmt.fluoroscopy_views_text(report['fluoroscopy_views'])}")
     for w in report.get("warnings", []):
         print(f"warning: {w}")

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ..bone.outputs import bone_segments, write_polydata
+from ..bone.pelvic_views import fitted_inlet_outlet_deg
 from ..errors import PosteoInputError, check_margin_mm
 from ..fileio.segmentation import write_segmentation
 from ..report.json_report import build_report, screw_entry, write_report
@@ -95,6 +96,7 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     necks = neck_set_metrics(plan.screws, bone)
     warnings += [f"femoral neck ({m['side']}): {f}" for m in necks for f in (m.get("configuration") or {}).get("findings", [])]
     extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": necks, "warnings": warnings,
+             "fluoroscopy_views": fitted_inlet_outlet_deg(bone),
              "ct_quality": quality}
     if suggest:
         from ..screws.suggest import suggest_trajectories

@@ -113,3 +113,23 @@ def neck_configuration_text(metrics: dict) -> str:
         parts.append("entry level vs lesser trochanter not assessed" if below is None else
                      ("entries above the lesser trochanter" if not below else "entry below the lesser trochanter: " + ", ".join(below)))
     return "; ".join(parts) or NONE_TEXT
+
+
+def nogo_text(nogo, neural=(), articular=()) -> str:
+    """No-go structures of one screw: ``enters left S1 foramen (neural)``, else the nearest with its clearance
+    ``left S1 foramen 4.1 mm``; NONE_TEXT when none was assessed (coarse CT, no separate sacrum or femur)."""
+    entered = [f"{n} (neural)" for n in neural] + [f"{n} (intra-articular)" for n in articular]
+    if entered:
+        return "enters " + ", ".join(entered)
+    if not nogo:
+        return NONE_TEXT
+    name = min(nogo, key=lambda k: nogo[k])
+    return f"{name} {number(nogo[name], unit='mm')}"
+
+
+def fluoroscopy_views_text(views) -> str:
+    """``inlet 65° caudal, outlet 25° cranial (fitted to the sacrum (S1-S2 foramina))``."""
+    if not views:
+        return NONE_TEXT
+    return (f"inlet {number(views.get('inlet_caudal_deg'), 0)}° caudal, outlet {number(views.get('outlet_cranial_deg'), 0)}° cranial "
+            f"({views.get('source', '')})")

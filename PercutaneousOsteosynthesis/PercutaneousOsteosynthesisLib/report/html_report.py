@@ -22,8 +22,20 @@ BREACH_ROW_STYLE = f"background:{hex_colour(BREACH_ROW_RGB)}"
 VIEWS = ("AP", "lateral", "inlet", "outlet")
 VIEW_NOTES = {"AP": "from the front; patient's left on the image's right",
               "lateral": "from the patient's left; anterior on the image's left",
-              "inlet": "beam tilted 40° caudally; patient's left on the right",
-              "outlet": "beam tilted 40° cranially; patient's left on the right"}
+              "inlet": "beam tilted {inlet:.0f}° caudally ({source}); patient's left on the right",
+              "outlet": "beam tilted {outlet:.0f}° cranially ({source}); patient's left on the right"}
+
+
+def _view_note(view: str, tilts: dict) -> str:
+    return VIEW_NOTES.get(view, "").format(inlet=tilts["inlet_caudal_deg"], outlet=tilts["outlet_cranial_deg"], source=tilts["source"])
+
+
+def _tilts(report: dict) -> dict:
+    """The report's fitted inlet/outlet tilts, or the screening angles (reports written before they were fitted)."""
+    from ..bone.pelvic_views import SCREENING, SCREENING_INLET_DEG, SCREENING_OUTLET_DEG
+
+    return report.get("fluoroscopy_views") or {"inlet_caudal_deg": SCREENING_INLET_DEG, "outlet_cranial_deg": SCREENING_OUTLET_DEG,
+                                                "source": SCREENING}
 
 
 def _e(v) -> str:
@@ -116,7 +128,7 @@ def build_report_images(report: dict, bone=None, ct=None, lesion_masks=None, cem
         from .render import png_bytes, render_views
 
         try:
-            arrays = render_views(surface, screws, lesions, cement, views=views, size=size)
+            arrays = render_views(surface, screws, lesions, cement, views=views, size=size, tilts=_tilts(report))
             images["views"] = {k: png_bytes(v) for k, v in arrays.items()}
         except Exception as exc:  # no OpenGL on this machine: the report is still useful without the 3D views
             images["notes"].append(f"3D views not rendered: {exc}")
@@ -144,7 +156,7 @@ th{background:#e8e8ee} td.num{text-align:right}
 """
 
 SCREW_COLUMNS = ("Screw", "Implant", "Ø (mm)", "Length (mm)", "Min clearance (mm) [at s]", "Breach length (mm)", "Grade",
-                 "Perforation grade (depth out)",
+                 "Perforation grade (depth out)", "No-go structures (nearest)",
                  "Tip protrusion (mm)", "Joints crossed", "Metal clearance (mm)", "Anchorage beyond lesion (mm)",
                  "Skin entry (LPS)", "Depth skin→bone / skin→tip (mm)", "Gantry tilt (°)", "In-plane angle (°)",
                  "Table position (mm) [slice]", "C-arm bull's-eye cranio-caudal / LAO-RAO; progress view LAO-RAO (°)")
@@ -156,7 +168,8 @@ def _screw_row(e: dict) -> str:
     cells = [
         _e(e.get("name")), _e(e.get("implant_id") or "—"), _num(e.get("diameter_mm")), _num(e.get("length_mm")),
         f"{_num(e.get('min_clearance_mm'), 2)} [{_num(e.get('min_clearance_at_mm'))}]", _num(e.get("breach_length_mm")),
-        None, _e(perforation_text(e.get("perforation_grade"), e.get("perforation_mm"))), _num(e.get("tip_protrusion_mm")),
+        None, _e(perforation_text(e.get("perforation_grade"), e.get("perforation_mm"))),
+        _e(fmt.nogo_text(e.get("nogo"), e.get("neural", []), e.get("articular", []))), _num(e.get("tip_protrusion_mm")),
         _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
         _num(e.get("anchorage_beyond_lesion_mm")), _vec(e.get("skin_entry_lps")),
         f"{_num(e.get('skin_to_bone_entry_mm'))} / {_num(e.get('skin_to_tip_mm'))}",
@@ -243,7 +256,7 @@ def render_html(report: dict, images: dict | None = None) -> str:
     views = images.get("views", {})
     if views:
         parts.append("<h2>3D views</h2><div class=\"grid\">" + "".join(
-            f"<figure>{_img(v, view + ' view', 640)}<figcaption>{_e(view)}: {_e(VIEW_NOTES.get(view, ''))}</figcaption></figure>"
+            f"<figure>{_img(v, view + ' view', 640)}<figcaption>{_e(view)}: {_e(_view_note(view, _tilts(report)))}</figcaption></figure>"
             for view, v in views.items()) + "</div>")
     probes = images.get("probes", {})
     if probes:

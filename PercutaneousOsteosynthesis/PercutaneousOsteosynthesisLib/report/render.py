@@ -7,9 +7,10 @@ All meshes are in LPS mm.  Parallel projection (like a radiograph); the cameras,
 * ``PA``: from behind; the patient's left on the image's left;
 * ``lateral``: viewer at the patient's LEFT side (camera at +x) looking to the right; superior up, anterior on
   the image's left, posterior on its right;
-* ``inlet``: the AP beam tilted ``INLET_OUTLET_DEG`` caudally (tube anterior-superior, looking down into the
-  pelvic ring); the patient's left on the image's right;
-* ``outlet``: the AP beam tilted ``INLET_OUTLET_DEG`` cranially (tube anterior-inferior); left on the right.
+* ``inlet``: the AP beam tilted caudally (tube anterior-superior, looking down into the pelvic ring) by the
+  patient's fitted inlet angle (``bone.pelvic_views``; the screening angle when none is given); the patient's left on
+  the image's right;
+* ``outlet``: the AP beam tilted cranially (tube anterior-inferior) by the fitted outlet angle; left on the right.
 
 Offscreen rendering: with no X display (Linux), VTK's EGL window (Mesa) is used, else the platform default
 window with ``SetOffScreenRendering(1)``.
@@ -25,24 +26,25 @@ import numpy as np
 import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
+from ..bone.pelvic_views import SCREENING_INLET_DEG, SCREENING_OUTLET_DEG
 from ..errors import PosteoInputError
 from ..fileio.atomic import atomic_path
 from ..palette import BACKGROUND_RGB, BONE_SURFACE_RGB, CEMENT_RGB, grade_rgb, lesion_rgb
 
-INLET_OUTLET_DEG = 40.0
 BONE_OPACITY = 0.35
 
 
-def view_camera_lps(view: str) -> tuple[np.ndarray, np.ndarray]:
-    """(unit direction from the scene centre to the camera, view-up), both LPS, of a named view."""
-    t = np.radians(INLET_OUTLET_DEG)
-    c, s = np.cos(t), np.sin(t)
+def view_camera_lps(view: str, inlet_deg: float = SCREENING_INLET_DEG, outlet_deg: float = SCREENING_OUTLET_DEG):
+    """(unit direction from the scene centre to the camera, view-up), both LPS, of a named view; the inlet and outlet
+    tilts in degrees (caudal and cranial)."""
+    ci, si = np.cos(np.radians(inlet_deg)), np.sin(np.radians(inlet_deg))
+    co, so = np.cos(np.radians(outlet_deg)), np.sin(np.radians(outlet_deg))
     table = {
         "AP": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
         "PA": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
         "lateral": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-        "inlet": ((0.0, -c, s), (0.0, s, c)),
-        "outlet": ((0.0, -c, -s), (0.0, -s, c)),
+        "inlet": ((0.0, -ci, si), (0.0, si, ci)),
+        "outlet": ((0.0, -co, -so), (0.0, -so, co)),
     }
     if view not in table:
         raise PosteoInputError(f"view '{view}'", f"unknown view; choose from {', '.join(table)}")
@@ -128,13 +130,14 @@ SIDE_LETTERS = {"AP": ("R", "L"), "PA": ("L", "R"), "lateral": ("A", "P"), "inle
 
 
 def render_views(bone_surface_lps=None, screws=(), lesion_meshes=(), cement_meshes=(),
-                 views=("AP", "lateral", "inlet", "outlet"), size=(800, 800), labels: bool = True) -> dict:
+                 views=("AP", "lateral", "inlet", "outlet"), size=(800, 800), labels: bool = True, tilts: dict | None = None) -> dict:
     """Render the scene offscreen in each named view; returns ``{view: uint8 RGB array (height, width, 3)}``.
 
     ``bone_surface_lps``: vtkPolyData (LPS) drawn semi-transparent, or None.  ``screws``: (Screw, grade) pairs,
     coloured by grade (green excellent, yellow acceptable, red breach).  ``lesion_meshes``/``cement_meshes``:
     vtkPolyData or (name, vtkPolyData[, rgb]).  ``labels``: the view's name and the side letters at the image
-    edges (e.g. R on the left and L on the right in AP).
+    edges (e.g. R on the left and L on the right in AP).  ``tilts``: ``bone.pelvic_views.fitted_inlet_outlet_deg``
+    (screening angles when None).
     """
     from ..screws.model import screw_polydata_lps
 
@@ -166,7 +169,8 @@ def render_views(bone_surface_lps=None, screws=(), lesion_meshes=(), cement_mesh
     out = {}
     w, h = int(size[0]), int(size[1])
     for view in views:
-        to_cam, up = view_camera_lps(view)
+        to_cam, up = view_camera_lps(view, (tilts or {}).get("inlet_caudal_deg", SCREENING_INLET_DEG),
+                                     (tilts or {}).get("outlet_cranial_deg", SCREENING_OUTLET_DEG))
         cam.SetFocalPoint(*centre)
         cam.SetPosition(*(centre + 4.0 * radius * to_cam))
         cam.SetViewUp(*up)

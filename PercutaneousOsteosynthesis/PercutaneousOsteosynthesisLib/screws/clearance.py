@@ -21,8 +21,9 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
   tip in joint = the tip lies in a crossable joint (label 4), or outside bone with bone again ahead of it
   along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
 * joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis;
-* no-go structures (``bone.nogo``: the sacral canal and foramina): the clearance to each; a screw entering one
-  is a breach ("neural", ``neural`` names them) whatever its bone clearance;
+* no-go structures (``bone.nogo``: the sacral canal and foramina, the hip joints' cartilage spaces): the clearance
+  to each; a screw entering one is a breach whatever its bone clearance (``neural`` names the nerve tunnels it
+  enters, ``articular`` the joints);
 * bicortical screws (``Screw.bicortical``: trans-iliac-transsacral, LC-II into the far table): the tip is meant to
   bite the far cortex. When the axis leaves the bone at the tip by at most ``BICORTICAL_PROTRUSION_MM``, the exit
   zone (mirror of the entry zone, from the tip back over the protrusion and the far cortex) is left out like the
@@ -39,6 +40,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..bone.model import JOINT, BoneModel
+from ..bone.nogo import ARTICULAR
 from ..errors import PosteoInputError
 from .pairs import metal_clearance, pairwise_gaps
 from .screw import Screw
@@ -71,11 +73,17 @@ class ScrewCheck:
     exit_zone_mm: float = 0.0
     overshoot_to_bone_mm: float | None = None
     nogo_clearance_mm: dict = field(default_factory=dict)  # structure name -> clearance (mm); < 0: the screw enters it
+    articular_structures: tuple = ()  # names of the no-go structures that are joints (hip joint), not nerves
 
     @property
     def neural(self) -> list:
-        """Names of the no-go structures (sacral canal, foramina) the screw enters."""
-        return [name for name, c in self.nogo_clearance_mm.items() if c < 0]
+        """Names of the neural no-go structures (sacral canal, foramina) the screw enters."""
+        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name not in self.articular_structures]
+
+    @property
+    def articular(self) -> list:
+        """Names of the joint spaces (hip joint cartilage) the screw enters: an intra-articular screw."""
+        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name in self.articular_structures]
 
     @property
     def ok(self) -> bool:
@@ -99,6 +107,7 @@ class ScrewCheck:
                "bicortical": bool(self.bicortical), "exit_zone_mm": float(self.exit_zone_mm),
                "overshoot_to_bone_mm": None if self.overshoot_to_bone_mm is None else float(self.overshoot_to_bone_mm),
                "nogo": {k: round(float(v), 2) for k, v in self.nogo_clearance_mm.items()}, "neural": self.neural,
+               "articular": self.articular,
                "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
                else float(self.metal_clearance_mm)}
         if profile:
@@ -210,11 +219,12 @@ def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: 
     runs = int(joint[0]) + int(np.count_nonzero(joint[1:] & ~joint[:-1]))
     tip_sdf = float(sdf[-1])
     tip_in_joint = bool(joint[-1]) or (tip_sdf > 0 and _bone_ahead(screw, bone, bone.parameters.joint_max_gap_mm))
-    nogo = {n.name: n.clearance_mm(pts, screw.radius_mm) for n in bone.nogo_structures()}
-    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # "neural": enters a tunnel
+    structures = bone.nogo_structures()
+    nogo = {n.name: n.clearance_mm(pts, screw.radius_mm) for n in structures}
+    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # neural or intra-articular
     return ScrewCheck(screw.name, cmin, at, breach, float(np.mean(sdf < 0)), grade, zone,
                       max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm), None, screw.bicortical, exit_zone, overshoot,
-                      nogo)
+                      nogo, tuple(n.name for n in structures if n.kind == ARTICULAR))
 
 
 def _far_cortex_keep(s, clearance, sdf, radius_mm: float, zone_max_mm: float) -> int:

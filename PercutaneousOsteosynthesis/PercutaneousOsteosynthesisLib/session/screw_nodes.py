@@ -24,6 +24,7 @@ BICORTICAL = ATTRIBUTE_PREFIX + "Bicortical"
 SCREW_ROLE = ATTRIBUTE_PREFIX + "ScrewRole"
 GRADE = ATTRIBUTE_PREFIX + "Grade"
 MIN_CLEARANCE = ATTRIBUTE_PREFIX + "MinClearanceMm"
+NOGO = ATTRIBUTE_PREFIX + "Nogo"  # report.format.nogo_text of the last check
 INVALID = "invalid"  # the grade of a screw that cannot be checked
 
 
@@ -77,17 +78,18 @@ def read_screw(node):
                  node.GetAttribute(WASHER) == "1", role=node.GetAttribute(SCREW_ROLE), bicortical=node.GetAttribute(BICORTICAL) == "1")
 
 
-def write_check(node, grade: str, min_clearance_mm: float | None) -> None:
+def write_check(node, grade: str, min_clearance_mm: float | None, nogo: str = "") -> None:
     node.SetAttribute(GRADE, grade)
     node.SetAttribute(MIN_CLEARANCE, "" if min_clearance_mm is None else repr(float(min_clearance_mm)))
+    node.SetAttribute(NOGO, nogo)
 
 
 def read_check(node) -> dict | None:
-    """``{"grade", "min_clearance_mm"}`` of the last check, None when unchecked or invalid."""
+    """``{"grade", "min_clearance_mm", "nogo"}`` of the last check, None when unchecked or invalid."""
     grade, clearance = node.GetAttribute(GRADE), node.GetAttribute(MIN_CLEARANCE)
     if not grade or grade == INVALID:
         return None
-    return {"grade": grade, "min_clearance_mm": float(clearance)}
+    return {"grade": grade, "min_clearance_mm": float(clearance), "nogo": node.GetAttribute(NOGO) or ""}
 
 
 def link_model(line_node, model_node) -> None:

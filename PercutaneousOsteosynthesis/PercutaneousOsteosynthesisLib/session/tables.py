@@ -9,8 +9,8 @@ from ..report.format import breakthrough_text, fill_text, fracture_risk_text, le
 from ..screws.clearance import perforation_grade
 from .screw_nodes import INVALID
 
-SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Perforation", "Skin to tip (mm)",
-                 "Gantry tilt (deg)")
+SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)", "Grade", "Perforation", "No-go structures",
+                 "Skin to tip (mm)", "Gantry tilt (deg)")
 SCREW_GRADE_COLUMN = SCREW_COLUMNS.index("Grade")
 LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Fracture risk", "Pain")
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
@@ -34,7 +34,7 @@ def screw_rows(session) -> list[dict]:
         rows.append({"cells": [name, screw.role, screw.implant_id or "", number(screw.length_mm),
                                number(check["min_clearance_mm"]) if check else "", grade,
                                perforation_text(perforation_grade(check["min_clearance_mm"]), max(0.0, -check["min_clearance_mm"]))
-                               if check else "", depth, tilt],
+                               if check else "", check["nogo"] if check else "", depth, tilt],
                      "colour": grade_rgb(grade)})
     return rows
 
