@@ -33,6 +33,7 @@ from ..geometry.sampling import VolumeSampler
 from .components import name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
+from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_valleys, readd_one_sided
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
 
@@ -285,6 +286,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
+    report(0.52, "femoral heads")
+    if split_merged_femurs(env_labels, hu, crop_geo):  # femurs joined to the pelvis across the hip joint
+        objects = ndimage.find_objects(env_labels)
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue

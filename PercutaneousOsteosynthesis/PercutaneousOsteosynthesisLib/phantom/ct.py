@@ -109,9 +109,11 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
     if anat.nogo:  # the neural tunnels are soft tissue lined by cortex
         bone_d = np.maximum(bone_d, -_clipped_union(anat.nogo, q, cortex_mm + 2.0))
     inside = bone_d < 0
-    v = np.where(inside, np.where(-bone_d < cortex_mm, hu["cortex"], hu["cancellous"]), v)
+    # the cortex layer is closed at its inner boundary: on a grid whose planes coincide with a surface, a 1 mm cortex
+    # sampled every 1 mm has a sample on each boundary and would otherwise show none
+    v = np.where(inside, np.where(-bone_d <= cortex_mm, hu["cortex"], hu["cancellous"]), v)
     marrow = anat.medullary + (anat.fatty_marrow if fatty_marrow else [])
-    v = np.where(inside & (-bone_d >= cortex_mm) & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
+    v = np.where(inside & (-bone_d > cortex_mm) & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
     v = np.where(~inside & (_clipped_union(anat.joints, q, 0.0) < 0), hu["joint"], v)
     for les in anat.lesions:
         v = np.where(np.linalg.norm(q - les.center, axis=1) < les.radius, hu["lesion"], v)

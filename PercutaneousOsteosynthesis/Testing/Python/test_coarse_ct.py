@@ -73,12 +73,31 @@ def test_elderly_bone_at_staging_spacings(elderly, spacing):
     # lytic lesions (30 HU) in 90 HU cancellous bone: bounded by contrast with their surroundings, not by 100 HU
     for les in truth["lesions"]:
         found = segment_lesion(ct, bone, np.array(les["center_lps"]), les["name"])
-        # a lesion breaking through the cortex at 3 mm blends with the muscle outside it (45 HU): 25 %
-        tolerance = 0.25 if (spacing == 3.0 and les["breaks_cortex"]) else 0.20
-        assert found.volume_ml == pytest.approx(les["volume_ml"], rel=tolerance), les["name"]
+        assert found.volume_ml == pytest.approx(les["volume_ml"], rel=0.20), les["name"]
+    # the femurs are recognised and sided at every spacing: on coarse grids the thin cortices of head and acetabulum
+    # blur into one bone, and the femur is cut off along the joint's valley (bone.hip_split)
+    names = {c["name"] for c in bone.components}
+    assert {"left femur", "right femur"} <= names
+    for side in ("left", "right"):
+        femur = next(c for c in bone.components if c["name"] == f"{side} femur")
+        assert np.linalg.norm(np.array(femur["head_centre_lps"]) - truth["landmarks"][f"femoral_head_center_{side}_lps"]) < 2.0 * spacing
     if spacing == 1.0:
-        names = {c["name"] for c in bone.components}
-        assert {"left femur", "right femur", "left hip bone", "right hip bone", "sacrum"} <= names
+        assert {"left hip bone", "right hip bone", "sacrum"} <= names
+
+
+@pytest.mark.parametrize("direction, spacing", [("flipped", 2.0), ("identity", 3.0)])
+def test_elderly_bone_on_axis_aligned_grids(direction, spacing):
+    """The elderly phantom on grids whose planes coincide with its surfaces (flipped axes, identity): its 1 mm cortex
+    is sampled (not lost between samples), so the envelope is closed: volume within 5 %, paths graded as in truth,
+    femurs recognised."""
+    ct1, truth = make_phantom(spacing=1.0, direction=direction, preset="elderly")
+    bone = build_bone_model(averaged_to_spacing(ct1, spacing))
+    expected = truth["bone_volume_ml"] + (truth["nogo_volume_ml"] if spacing > 1.6 else 0.0)
+    assert bone.volumes_ml()["bone"] == pytest.approx(expected, rel=0.05)
+    for path in truth["screw_paths"]:
+        check = check_screw(Screw(path["name"], path["entry_lps"], path["tip_lps"], path["diameter_mm"]), bone, 1.0)
+        assert (check.grade == "breach") == (not path["safe"]), (path["name"], check.grade, check.min_clearance_mm)
+    assert {"left femur", "right femur"} <= {c["name"] for c in bone.components}
 
 
 def test_dense_bone_at_2_mm_keeps_the_bones_apart():
