@@ -37,11 +37,13 @@ CONTRAST_RIM_MM = 4.0  # the lesion's surroundings: the cancellous bone within t
 MIN_CONTRAST_HU = 30.0  # below this a lytic lesion is not told from its surroundings
 
 
-def contrast_threshold(hu, mask, cancellous, seed_ball, seed_mean: float, sp, params) -> float:
+def contrast_threshold(hu, mask, cancellous, seed_ball, seed_mean: float, sp, params, first_guess=None) -> float:
     """The lytic threshold half-way between the lesion's core (``seed_mean``) and the cancellous bone around it,
-    refined twice on the rim of the lesion found with it; the configured threshold when there is no contrast."""
+    refined twice on the rim of the lesion found with it; the configured threshold when there is no contrast.
+    ``first_guess``: the cancellous voxels whose median is the first guess of the surroundings (default
+    ``cancellous``); on a coarse CT, those away from the cortex, whose averaged voxels would raise it."""
     # first guess of the surroundings: the box's cancellous bone outside the seed ball (the lesion is a small part)
-    around = cancellous & ~seed_ball
+    around = (cancellous if first_guess is None else first_guess) & ~seed_ball
     if around.sum() < 50:
         return params.lytic_threshold_hu
     background = float(np.median(hu[around]))

@@ -297,7 +297,11 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     if seed_mean < params.lytic_threshold_hu:
         # osteoporotic bone: the surroundings may themselves read below the lytic threshold (cancellous 50-150 HU,
         # fatty marrow near 0); bound the lesion by contrast with its own surroundings instead
-        lytic_threshold = contrast_threshold(hu, mask, closed & (labels == CANCELLOUS), ball, seed_mean, sp, params)
+        # the surroundings: cancellous bone deeper than one original voxel (on a coarse CT the cortex is averaged into
+        # the voxels next to it, which would raise the background and flood the lesion into the cancellous bone)
+        cancellous = closed & (labels == CANCELLOUS)
+        deep = cancellous & (depth >= float(max(bone.ct_geometry.spacing)))
+        lytic_threshold = contrast_threshold(hu, mask, cancellous, ball, seed_mean, sp, params, first_guess=deep)
         if lytic_threshold < params.lytic_threshold_hu:
             # at a low contrast, noise leaves holes in the lesion (and the opening would widen them): a lytic lesion is solid
             lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu))
