@@ -14,6 +14,7 @@ whole. When the cut separates the piece holding the head's centre, that piece be
 from __future__ import annotations
 
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -54,6 +55,7 @@ def _joint_valleys(hu_sampler, centre, radius, dirs):
 
 
 HOUGH_BIN_MM = 2.0
+MAX_SURFACE_POINTS = 30000
 
 
 def hough_spheres(points, normals, radius_range) -> list:
@@ -64,8 +66,8 @@ def hough_spheres(points, normals, radius_range) -> list:
     lo = points.min(axis=0) - radius_range[1]
     for r in np.arange(radius_range[0], radius_range[1] + 1e-9, 1.0):
         key = np.floor((points - r * normals - lo) / HOUGH_BIN_MM).astype(np.int64)
-        acc = np.zeros(key.max(axis=0) + 2, np.float32)
-        np.add.at(acc, tuple(key.T), 1.0)
+        shape = tuple(key.max(axis=0) + 2)
+        acc = np.bincount(np.ravel_multi_index(tuple(key.T), shape), minlength=int(np.prod(shape))).reshape(shape).astype(np.float32)
         acc = ndimage.uniform_filter(acc, size=3, mode="constant")
         idx = np.unravel_index(int(np.argmax(acc)), acc.shape)
         out.append((lo + (np.array(idx) + 0.5) * HOUGH_BIN_MM, float(r), float(acc[idx]) / r ** 2))
@@ -82,14 +84,19 @@ def refine_sphere(points, centre, radius, tolerance_mm: float):
     return centre, radius
 
 
-def surface_normals_lps(mask: np.ndarray, kji: np.ndarray, geometry) -> np.ndarray:
-    """Outward unit normals (LPS) of ``mask`` at voxels ``kji`` (from the gradient of the smoothed mask)."""
-    smooth = ndimage.gaussian_filter(mask.astype(np.float32), sigma=1.0)
-    grad_kji = np.stack([np.gradient(smooth, axis=a)[tuple(kji.T)] for a in range(3)], axis=1)
+def surface_normals_lps(mask: np.ndarray, kji: np.ndarray, geometry, reach: int = 2) -> np.ndarray:
+    """Outward unit normals (LPS) of ``mask`` at voxels ``kji``: away from the centroid of the mask's voxels within
+    ``reach`` voxels (only those neighbourhoods are read, not the whole mask)."""
+    offsets = np.array([(a, b, c) for a in range(-reach, reach + 1) for b in range(-reach, reach + 1) for c in range(-reach, reach + 1)])
+    padded = np.pad(mask, reach)
     a = geometry.direction_matrix @ np.diag(geometry.spacing)
-    g = -grad_kji[:, ::-1] @ np.linalg.inv(a)  # d/dp = (d/dijk) A^-1, pointing outward (down the mask's slope)
-    n = np.linalg.norm(g, axis=1, keepdims=True)
-    return g / np.maximum(n, 1e-12)
+    offsets_lps = offsets[:, ::-1] @ a.T  # (i, j, k) steps to LPS mm
+    out = np.zeros((len(kji), 3))
+    for start in range(0, len(kji), 20000):
+        block = kji[start:start + 20000] + reach
+        inside = padded[tuple((block[:, None, :] + offsets[None, :, :]).reshape(-1, 3).T)].reshape(len(block), len(offsets))
+        out[start:start + 20000] = -(inside.astype(np.float32) @ offsets_lps)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
@@ -134,23 +141,34 @@ def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry) -> int
         offset = np.array([s.start for s in box])
         local = np.argwhere(own & ~morphology.erode(own, 1))
         surface = geometry.ijk_to_lps((local + offset)[:, ::-1].astype(float))
-        normals = surface_normals_lps(own, local, geometry)
-        own_sampler = VolumeSampler((env_labels == lab).astype(np.float32), geometry, outside_value=0.0)
+        lower = surface[:, 2] < 0.5 * (surface[:, 2].min() + surface[:, 2].max())  # below the iliac wings
+
+        def own_sampler(points_lps, lab=lab):  # 1 where the nearest voxel belongs to this component
+            kji = np.rint(geometry.lps_to_ijk(points_lps)[:, ::-1]).astype(int)
+            ok = np.all((kji >= 0) & (kji < np.array(env_labels.shape)), axis=1)
+            out = np.zeros(len(kji))
+            out[ok] = env_labels[tuple(kji[ok].T)] == lab
+            return out
+
         for sign in (1.0, -1.0):
-            lower = surface[:, 2] < 0.5 * (surface[:, 2].min() + surface[:, 2].max())  # below the iliac wings
-            sel = lower & (sign * (surface[:, 0] - x_mid) > MIN_LATERAL_MM)
-            head = _head_sphere(surface[sel], normals[sel], own_sampler, hu_sampler, geometry.spacing)
+            sel = np.flatnonzero(lower & (sign * (surface[:, 0] - x_mid) > MIN_LATERAL_MM))
+            if len(sel) < 200:
+                continue
+            sel = sel[::max(1, len(sel) // MAX_SURFACE_POINTS)]  # an even subsample is enough to vote
+            normals = surface_normals_lps(own, local[sel], geometry)
+            head = _head_sphere(surface[sel], normals, own_sampler, hu_sampler, geometry.spacing)
             if head is None:
                 continue
-            if _cut_along_joint(env_labels, lab, next_label, head, hu_sampler, geometry):
+            if _cut_along_joint(env_labels, lab, next_label, head, hu_sampler, geometry, box):
                 split += 1
                 next_label += 1
     return split
 
 
-def _cut_along_joint(env_labels, lab, new_label, head, hu_sampler, geometry) -> bool:
-    """Cut component ``lab`` around ``head`` along the joint's valley (see module doc); the head and the femur pieces
-    beyond the cut get ``new_label``.  False (nothing changed) when the cut does not separate them from the pelvis."""
+def _cut_along_joint(env_labels, lab, new_label, head, hu_sampler, geometry, cbox) -> bool:
+    """Cut component ``lab`` (bounding box ``cbox``) around ``head`` along the joint's valley (see module doc); the
+    head and the femur pieces beyond the cut get ``new_label``.  False (nothing changed) when the cut does not
+    separate them from the pelvis."""
     centre, radius = head
     dirs = sphere_directions(N_DIRECTIONS)
     valley = _joint_valleys(hu_sampler, centre, radius, dirs)
@@ -158,50 +176,51 @@ def _cut_along_joint(env_labels, lab, new_label, head, hu_sampler, geometry) -> 
         return False
     # the whole sphere is cut at the valley's median radius (the joint space is concentric with the head; single
     # directions' valleys are noisy and would leave gaps between neighbours); what lies beyond decides
-    valley[:] = float(np.nanmedian(valley))
-    reach = radius + VALLEY_SEARCH_MM[1] + 2.0
+    cut_mm = float(np.nanmedian(valley))
+    view = env_labels[cbox]
+    origin = np.array([s.start for s in cbox])  # k, j, i of the box in the grid
+    reach = cut_mm + CUT_HALF_WIDTH_MM + 2.0
     corners = np.array([centre + reach * np.array([sx, sy, sz]) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-    ijk = geometry.lps_to_ijk(corners)
-    lo = np.clip(np.floor(ijk.min(axis=0)).astype(int), 0, np.array(geometry.size))
-    hi = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 1, 0, np.array(geometry.size))
-    sub = tuple(slice(lo[a], hi[a]) for a in (2, 1, 0))
-    kji = np.argwhere(env_labels[sub] == lab) + lo[::-1]
-    d = geometry.ijk_to_lps(kji[:, ::-1].astype(float)) - centre
-    rho = np.linalg.norm(d, axis=1)
-    _, nearest = cKDTree(dirs).query(d / np.maximum(rho, 1e-9)[:, None])
-    band = np.abs(rho - valley[nearest]) <= CUT_HALF_WIDTH_MM + 0.5 * float(min(geometry.spacing))
+    kji_c = geometry.lps_to_ijk(corners)[:, ::-1] - origin
+    lo = np.clip(np.floor(kji_c.min(axis=0)).astype(int), 0, np.array(view.shape))
+    hi = np.clip(np.ceil(kji_c.max(axis=0)).astype(int) + 1, 0, np.array(view.shape))
+    sub = tuple(slice(a, b) for a, b in zip(lo, hi))
+    kji = np.argwhere(view[sub] == lab) + lo  # in the box
+    rho = np.linalg.norm(geometry.ijk_to_lps((kji + origin)[:, ::-1].astype(float)) - centre, axis=1)
+    band = np.abs(rho - cut_mm) <= CUT_HALF_WIDTH_MM + 0.5 * float(min(geometry.spacing))
     if not band.any():
         return False
-    own = env_labels == lab
-    own[tuple(kji[band].T)] = False
-    pieces, count = ndimage.label(own)
-    c_kji = tuple(np.rint(geometry.lps_to_ijk(centre)[::-1]).astype(int))
-    head_piece = int(pieces[c_kji]) if all(0 <= c < n for c, n in zip(c_kji, pieces.shape)) else 0
-    if head_piece == 0 or count < 2:
+    band_kji = kji[band]
+    own = view == lab
+    own[tuple(band_kji.T)] = False
+    pieces = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray(own.astype(np.uint8)), False))
+    c_kji = np.rint(geometry.lps_to_ijk(centre)[::-1]).astype(int) - origin
+    inside = np.all((c_kji >= 0) & (c_kji < np.array(pieces.shape)))
+    head_piece = int(pieces[tuple(c_kji)]) if inside else 0
+    if head_piece == 0 or pieces.max() < 2:
         return False
     sizes = np.bincount(pieces.ravel())
     sizes[0] = 0
     pelvis = int(np.argmax(np.where(np.arange(len(sizes)) == head_piece, 0, sizes)))
-    # the femur: the head and every other piece the cut made, except the pelvis (the neck, trochanters and shaft)
-    touching = np.unique(pieces[ndimage.binary_dilation(_mask_of(kji[band], own.shape))])
-    femur_ids = [int(t) for t in touching if t not in (0, pelvis)]
+    # the femur: the head and every other piece next to the cut except the pelvis (the neck, trochanters and shaft)
+    near = ndimage.binary_dilation(_mask_of(band_kji - lo, pieces[sub].shape))
+    femur_ids = [int(t) for t in np.unique(pieces[sub][near]) if t not in (0, pelvis)]
     if head_piece not in femur_ids:
         return False
-    femur = np.isin(pieces, femur_ids)
-    n_femur = int(femur.sum())
-    if n_femur >= (pieces == pelvis).sum():  # the "pelvis" is the smaller part: not a femur cut off a pelvis
+    n_femur = int(sizes[femur_ids].sum())
+    if n_femur >= sizes[pelvis]:  # the "pelvis" is the smaller part: not a femur cut off a pelvis
         return False
     if n_femur * geometry.voxel_volume_mm3 < MIN_FEMUR_TO_HEAD * 4.0 / 3.0 * np.pi * radius ** 3:
         return False  # no neck beyond the head: a rounded piece of the pelvis, not a femur
-    # band voxels: the femur's where the ray beyond them lands in the femur (the neck), else the joint space
-    out_mm = valley[nearest[band]] + 2.0 * CUT_HALF_WIDTH_MM + 1.0
-    beyond = np.rint(geometry.lps_to_ijk(centre + dirs[nearest[band]] * out_mm[:, None])[:, ::-1]).astype(int)
-    beyond = np.clip(beyond, 0, np.array(own.shape) - 1)
+    femur = np.isin(pieces, femur_ids)
+    # band voxels: the femur's where the point just beyond them (radially) is femur (the neck), else joint space
+    d = geometry.ijk_to_lps((band_kji + origin)[:, ::-1].astype(float)) - centre
+    beyond_lps = centre + d / np.linalg.norm(d, axis=1, keepdims=True) * (cut_mm + 2.0 * CUT_HALF_WIDTH_MM + 1.0)
+    beyond = np.clip(np.rint(geometry.lps_to_ijk(beyond_lps)[:, ::-1]).astype(int) - origin, 0, np.array(own.shape) - 1)
     to_femur = femur[tuple(beyond.T)]
-    band_kji = kji[band]
-    env_labels[tuple(band_kji[~to_femur].T)] = 0
-    env_labels[femur] = new_label
-    env_labels[tuple(band_kji[to_femur].T)] = new_label
+    view[tuple(band_kji[~to_femur].T)] = 0
+    view[femur] = new_label
+    view[tuple(band_kji[to_femur].T)] = new_label
     return True
 
 
