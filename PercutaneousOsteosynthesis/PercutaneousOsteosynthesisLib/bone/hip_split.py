@@ -1,14 +1,19 @@
 """Femurs joined to the pelvis across the hip joint (thin cortex averaged on a coarse CT, a narrowed arthritic
 joint) separated again, so that they are recognised and the joint stays a breach.
 
-Per side of a large bone component, the femoral head is sought as a sphere (radius ``HEAD_RADIUS_RANGE_MM``) carried
-by the component's outer surface in its lower half: the part of the head outside the acetabulum (a Hough vote of
-the surface points along their normals, as the head is a small part of that surface). It is accepted when its inliers cover
-at least ``MIN_EXPOSED_FRACTION`` of the sphere's directions and the ball inside it is bone. Then, along
-``N_DIRECTIONS`` rays from the head's centre, the CT is read across the head's surface: where it shows a joint —
-a darker valley between two brighter plates (subchondral bone of the head, acetabular cortex), with bone beyond —
-the envelope is cut along the valley (``CUT_HALF_WIDTH_MM`` either side). The neck crosses no such valley and stays
-whole. When the cut separates the piece holding the head's centre, that piece becomes a bone of its own.
+1. Per side of a large bone component, the femoral head is sought as a sphere (radius ``HEAD_RADIUS_RANGE_MM``)
+   carried by the component's outer surface in its lower half: the part of the head outside the acetabulum. The
+   surface points vote along their inward normals (a Hough transform), as the head is a small part of that surface.
+2. A candidate is accepted when its inliers cover at least ``MIN_EXPOSED_FRACTION`` of the sphere's directions, the
+   ball inside it is bone, and a joint shows across its surface in at least ``MIN_JOINT_FRACTION`` of
+   ``N_DIRECTIONS`` rays: a darker valley between two brighter plates (subchondral bone of the head, acetabular
+   cortex). A spherical bump of the pelvis or a trochanter has no such valley.
+3. The component is cut along the whole sphere at the valleys' median radius (``CUT_HALF_WIDTH_MM`` either side):
+   the joint space is concentric with the head, and single rays' valleys are too noisy to follow. The femur is
+   the piece holding the head's centre and the other pieces next to the cut except the pelvis (the neck,
+   trochanters, shaft); cut voxels become joint space except where the femur lies just beyond them (the neck).
+   The cut is undone when the femur is not smaller than the pelvis or holds less than ``MIN_FEMUR_TO_HEAD`` head
+   volumes (no neck: a rounded piece of the pelvis).
 """
 
 from __future__ import annotations
