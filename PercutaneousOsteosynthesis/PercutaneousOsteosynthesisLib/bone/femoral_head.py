@@ -73,9 +73,14 @@ def sphere_support(points: np.ndarray, tolerance_mm: float, radius_range=(15.0, 
     return centre, radius, support
 
 
+def femur_component(bone, side: str) -> dict | None:
+    """The component dict of the femur on ``side`` ("left"/"right"), None when the model has none."""
+    return next((c for c in bone.components if c.get("kind") == "femur" and c.get("side") == side), None)
+
+
 def locate_femoral_head(bone, side: str) -> FemoralHead:
     """Centre and radius (LPS mm) of the femoral head of ``side`` ("left"/"right")."""
-    comp = next((c for c in bone.components if c.get("kind") == "femur" and c.get("side") == side), None)
+    comp = femur_component(bone, side)
     if comp is None:
         raise PosteoInputError(f"{side} femoral head", "no separate femur in the bone model (not in the CT, or joined to "
                                                       "the pelvis across the hip joint)")

@@ -13,20 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PosteoInputError
+from ..geometry.vectors import sphere_directions
 from .nogo import ARTICULAR, NogoStructure
 
 N_DIRECTIONS = 4000
 MAX_JOINT_SPACE_MM = 6.0
 RADIAL_STEP_MM = 0.5
-
-
-def sphere_directions(n: int) -> np.ndarray:
-    """``n`` unit vectors spread evenly over the sphere (Fibonacci lattice)."""
-    i = np.arange(n) + 0.5
-    z = 1.0 - 2.0 * i / n
-    phi = np.pi * (1.0 + 5.0 ** 0.5) * i
-    r = np.sqrt(1.0 - z * z)
-    return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
 
 
 def joint_space_lps(bone, centre_lps, radius_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -52,11 +44,11 @@ def joint_space_lps(bone, centre_lps, radius_mm: float) -> tuple[np.ndarray, np.
 
 def find_hip_joints(bone) -> list[NogoStructure]:
     """One no-go structure per recognised femoral head ("left hip joint", "right hip joint")."""
-    from .femoral_head import locate_femoral_head
+    from .femoral_head import femur_component, locate_femoral_head
 
     out = []
     for side in ("left", "right"):
-        if not any(c.get("kind") == "femur" and c.get("side") == side for c in bone.components):
+        if femur_component(bone, side) is None:
             continue
         try:
             head = locate_femoral_head(bone, side)

@@ -25,8 +25,8 @@ from scipy.spatial import cKDTree
 
 from ..geometry import morphology
 from ..geometry.sampling import VolumeSampler
+from ..geometry.vectors import sphere_directions
 from .femoral_head import fit_sphere
-from .hip_joint import sphere_directions
 
 HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 MIN_COMPONENT_ML = 150.0
@@ -105,8 +105,9 @@ def surface_normals_lps(mask: np.ndarray, kji: np.ndarray, geometry, reach: int 
 
 
 def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
-    """(centre, radius) of an exposed femoral head on these surface points, or None: the best-voted sphere that is
-    largely exposed, solid bone inside, and lies in a joint (a valley across its surface in enough directions)."""
+    """(centre, radius, valley radii per ``N_DIRECTIONS`` direction) of an exposed femoral head on these surface
+    points, or None: the best-voted sphere that is largely exposed, solid bone inside, and lies in a joint (a valley
+    across its surface in enough directions)."""
     if len(surface_pts) < 200:
         return None
     tolerance = 1.5 * float(max(spacing))
@@ -121,8 +122,9 @@ def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
         solid = own_sampler(np.vstack([centre[None], centre + sphere_directions(200) * (0.6 * radius)])).mean()
         if exposed < MIN_EXPOSED_FRACTION or solid < 0.9:
             continue
-        if np.isfinite(_joint_valleys(hu_sampler, centre, radius, sphere_directions(N_DIRECTIONS))).mean() >= MIN_JOINT_FRACTION:
-            return centre, radius
+        valley = _joint_valleys(hu_sampler, centre, radius, sphere_directions(N_DIRECTIONS))
+        if np.isfinite(valley).mean() >= MIN_JOINT_FRACTION:
+            return centre, radius, valley
     return None
 
 
@@ -164,21 +166,17 @@ def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry) -> int
             head = _head_sphere(surface[sel], normals, own_sampler, hu_sampler, geometry.spacing)
             if head is None:
                 continue
-            if _cut_along_joint(env_labels, lab, next_label, head, hu_sampler, geometry, box):
+            if _cut_along_joint(env_labels, lab, next_label, head, geometry, box):
                 split += 1
                 next_label += 1
     return split
 
 
-def _cut_along_joint(env_labels, lab, new_label, head, hu_sampler, geometry, cbox) -> bool:
-    """Cut component ``lab`` (bounding box ``cbox``) around ``head`` along the joint's valley (see module doc); the
-    head and the femur pieces beyond the cut get ``new_label``.  False (nothing changed) when the cut does not
-    separate them from the pelvis."""
-    centre, radius = head
-    dirs = sphere_directions(N_DIRECTIONS)
-    valley = _joint_valleys(hu_sampler, centre, radius, dirs)
-    if not np.isfinite(valley).any():
-        return False
+def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
+    """Cut component ``lab`` (bounding box ``cbox``) around ``head`` (centre, radius, valley radii from
+    :func:`_head_sphere`) along the joint's valley (see module doc); the head and the femur pieces beyond the cut get
+    ``new_label``.  False (nothing changed) when the cut does not separate them from the pelvis."""
+    centre, radius, valley = head
     # the whole sphere is cut at the valley's median radius (the joint space is concentric with the head; single
     # directions' valleys are noisy and would leave gaps between neighbours); what lies beyond decides
     cut_mm = float(np.nanmedian(valley))

@@ -26,6 +26,11 @@ def _level_centre(structures, level: str) -> np.ndarray | None:
     return np.mean(pts, axis=0) if pts else None
 
 
+def screening_views() -> dict:
+    """The published screening angles, in the form of :func:`fitted_inlet_outlet_deg`."""
+    return {"inlet_caudal_deg": SCREENING_INLET_DEG, "outlet_cranial_deg": SCREENING_OUTLET_DEG, "source": SCREENING}
+
+
 def fitted_inlet_outlet_deg(bone) -> dict:
     """``{"inlet_caudal_deg", "outlet_cranial_deg", "source"}`` for the bone model (see module doc)."""
     structures = bone.nogo_structures() if bone is not None else []
@@ -37,4 +42,4 @@ def fitted_inlet_outlet_deg(bone) -> dict:
             inlet = float(np.degrees(np.arctan2(v[2], -v[1])))
             if 0.0 < inlet < 90.0:
                 return {"inlet_caudal_deg": inlet, "outlet_cranial_deg": 90.0 - inlet, "source": FITTED}
-    return {"inlet_caudal_deg": SCREENING_INLET_DEG, "outlet_cranial_deg": SCREENING_OUTLET_DEG, "source": SCREENING}
+    return screening_views()

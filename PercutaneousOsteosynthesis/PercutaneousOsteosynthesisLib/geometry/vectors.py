@@ -14,3 +14,12 @@ def unit(v, what: str = "direction") -> np.ndarray:
     if not np.isfinite(n) or n < 1e-12:
         raise PosteoInputError(what, f"must be a non-zero finite 3D vector, got {a.tolist()}")
     return a / n
+
+
+def sphere_directions(n: int) -> np.ndarray:
+    """``n`` unit vectors spread evenly over the sphere (Fibonacci lattice)."""
+    i = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * i / n
+    phi = np.pi * (1.0 + 5.0 ** 0.5) * i
+    r = np.sqrt(1.0 - z * z)
+    return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])

@@ -32,10 +32,9 @@ def _view_note(view: str, tilts: dict) -> str:
 
 def _tilts(report: dict) -> dict:
     """The report's fitted inlet/outlet tilts, or the screening angles (reports written before they were fitted)."""
-    from ..bone.pelvic_views import SCREENING, SCREENING_INLET_DEG, SCREENING_OUTLET_DEG
+    from ..bone.pelvic_views import screening_views
 
-    return report.get("fluoroscopy_views") or {"inlet_caudal_deg": SCREENING_INLET_DEG, "outlet_cranial_deg": SCREENING_OUTLET_DEG,
-                                                "source": SCREENING}
+    return report.get("fluoroscopy_views") or screening_views()
 
 
 def _e(v) -> str:

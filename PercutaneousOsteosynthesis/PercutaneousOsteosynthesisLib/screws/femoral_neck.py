@@ -30,7 +30,7 @@ from scipy.spatial import ConvexHull
 
 from ..bone.components import midline_x_lps
 from ..errors import PosteoInputError
-from .neck_rules import configuration_rules
+from .neck_rules import configuration_rules, neck_frame
 from .roles import FEMORAL_NECK, with_role
 
 
@@ -195,9 +195,10 @@ def neck_set_metrics(screws, bone) -> list[dict]:
 
 def _lesser_trochanter_z(bone, side: str, head) -> float | None:
     """LPS z (mm) of the lesser trochanter's lower end on that side's femur, None when the scan does not show it."""
+    from ..bone.femoral_head import femur_component
     from ..bone.femur_levels import trochanteric_end_z_lps
 
-    comp = next((c for c in bone.components if c.get("kind") == "femur" and c.get("side") == side), None)
+    comp = femur_component(bone, side)
     return None if comp is None else trochanteric_end_z_lps(bone, comp, float(head.centre_lps[2]))
 
 
@@ -223,10 +224,7 @@ def inverted_triangle(screws, neck_axis_lps) -> bool | None:
     lie side by side (>= 5 mm apart antero-posteriorly): the inverted triangle.  None for other counts."""
     if len(screws) != 3:
         return None
-    axis = _unit(neck_axis_lps, "neck axis")
-    up = np.array([0.0, 0.0, 1.0]) - axis[2] * axis
-    up /= np.linalg.norm(up)
-    side = np.cross(axis, up)
+    up, side = neck_frame(_unit(neck_axis_lps, "neck axis"))
     mids = np.array([0.5 * (s.entry_lps + s.tip_lps) for s in screws])
     heights, across = mids @ up, mids @ side
     low = int(np.argmin(heights))
