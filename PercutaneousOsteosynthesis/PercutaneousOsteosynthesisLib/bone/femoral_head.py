@@ -102,6 +102,19 @@ def locate_femoral_head(bone, side: str) -> FemoralHead:
     return FemoralHead(side, centre, radius + 0.5 * float(min(bone.geometry.spacing)), rms)
 
 
+def recognised_heads(bone) -> dict:
+    """{side: FemoralHead} of the sides whose femur is a separate, recognised bone with a head that fits."""
+    heads = {}
+    for side in ("left", "right"):
+        if femur_component(bone, side) is None:
+            continue
+        try:
+            heads[side] = locate_femoral_head(bone, side)
+        except PosteoInputError:
+            continue
+    return heads
+
+
 NECK_SHELL_MM = (3.0, 18.0)  # the neck: femur voxels this far outside the head sphere
 
 

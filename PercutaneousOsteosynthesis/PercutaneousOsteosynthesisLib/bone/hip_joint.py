@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PosteoInputError
 from ..geometry.vectors import sphere_directions
 from .nogo import ARTICULAR, NogoStructure
 
@@ -42,18 +41,11 @@ def joint_space_lps(bone, centre_lps, radius_mm: float) -> tuple[np.ndarray, np.
     return np.asarray(centre_lps, float) + dirs[covered] * mid[:, None], 0.5 * (outer - inner)[covered]
 
 
-def find_hip_joints(bone) -> list[NogoStructure]:
-    """One no-go structure per recognised femoral head ("left hip joint", "right hip joint")."""
-    from .femoral_head import femur_component, locate_femoral_head
-
+def find_hip_joints(bone, heads: dict) -> list[NogoStructure]:
+    """One no-go structure per recognised femoral head (``heads``: bone.femoral_head.recognised_heads):
+    "left hip joint", "right hip joint"."""
     out = []
-    for side in ("left", "right"):
-        if femur_component(bone, side) is None:
-            continue
-        try:
-            head = locate_femoral_head(bone, side)
-        except PosteoInputError:
-            continue
+    for side, head in heads.items():
         pts, half = joint_space_lps(bone, head.centre_lps, head.radius_mm)
         if len(pts) >= 20:
             out.append(NogoStructure(f"{side} hip joint", pts, float(half.max()), kind=ARTICULAR, half_widths_mm=half))

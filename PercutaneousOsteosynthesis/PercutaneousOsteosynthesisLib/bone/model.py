@@ -82,7 +82,8 @@ class BoneModel:
     nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
 
     def nogo_structures(self) -> list:
-        """The sacral canal and foramina found from the CT (none on a coarse CT: ``ct_quality`` says not assessed)."""
+        """The no-go structures found from the CT: sacral canal and foramina, hip joints, greater sciatic notches (none on a
+        coarse CT: ``ct_quality`` says not assessed)."""
         return self.nogo
 
     @property
@@ -314,8 +315,11 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(1.0, "bone model ready")
     model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     if quality["level"] == "full":
+        from .femoral_head import recognised_heads
         from .hip_joint import find_hip_joints
         from .nogo import find_sacral_nogo
+        from .sciatic_notch import find_sciatic_notches
 
-        model.nogo = find_sacral_nogo(model, hu) + find_hip_joints(model)
+        heads = recognised_heads(model)
+        model.nogo = find_sacral_nogo(model, hu) + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
     return model

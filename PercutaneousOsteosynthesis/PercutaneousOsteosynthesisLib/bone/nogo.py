@@ -1,5 +1,6 @@
 """No-go structures found from the CT: the sacral canal and the sacral foramina (S1, S2, ...); the hip joints'
-cartilage spaces are found in ``bone.hip_joint`` (kind ``ARTICULAR``).
+cartilage spaces are found in ``bone.hip_joint`` (kind ``ARTICULAR``), the greater sciatic notches in
+``bone.sciatic_notch``.
 
 They are tunnels of soft tissue (nerve roots, fat, CSF: below ``TUNNEL_MAX_HU``) through the sacrum, lined by
 cortical bone. The bone model's hole filling may have made parts of an oblique tunnel "bone", so they are found from

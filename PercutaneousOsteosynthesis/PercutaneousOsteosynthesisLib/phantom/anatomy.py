@@ -1,6 +1,7 @@
 """The analytic anatomy of the built-in CT phantom (LPS mm): pelvis and proximal femurs made of exact-SDF shapes.
 
-Patient left is +x.  Both hip bones, the sacrum joined to them by 3 mm sacroiliac joint gaps, both proximal
+Patient left is +x.  Both hip bones (ilium, acetabulum, ischium with its spine, the greater sciatic notch between
+the posterior column and the spine), the sacrum joined to them by 3 mm sacroiliac joint gaps, both proximal
 femurs with 3 mm hip joint spaces, two lytic lesions (the right one breaks through the cortex) and an
 existing metal screw in the right femoral neck.  Everything here is the ground truth of the tests.
 """
@@ -112,9 +113,19 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     a2 = wing_c - 25.0 * wing_rot[:, 1]
     anat.bone.append(Capsule(a1, a2, 17.0, f"{side} supra-acetabular pillar"))
     p1 = head + 42.0 * unit(np.array([-0.35, 0.9, 0.25]) * m)
-    anat.bone.append(Capsule(p1, c_aur + s * 4.0 * e1 - 18.0 * e2, 10.0, f"{side} posterior column"))
+    p2 = c_aur + s * 4.0 * e1 - 18.0 * e2
+    anat.bone.append(Capsule(p1, p2, 10.0, f"{side} posterior column"))
     q1 = head + 40.0 * unit(np.array([-0.45, -0.85, 0.25]) * m)
     anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, 9.0, f"{side} superior ramus"))
+    # the ischium descends from the back of the cup; its spine points back toward the sacrum. The posterior column
+    # above, the ischium and its spine in front and below bound the greater sciatic notch (soft tissue: nerve, vessels)
+    i1 = head + 37.0 * unit(np.array([-0.3, 0.75, -0.3]) * m)
+    i2 = np.array([62.0, 34.0, -100.0]) * m
+    anat.bone.append(Capsule(i1, i2, 10.0, f"{side} ischium"))
+    spine = i1 + 0.45 * (i2 - i1)
+    spine_tip = head + np.array([-30.0, 60.0, -24.0]) * m
+    anat.bone.append(Capsule(spine, spine_tip, 5.0, f"{side} ischial spine"))
+    anat.landmarks[f"sciatic_notch_{side}_lps"] = 0.5 * (p1 + spine_tip)  # 10 mm from bone: in the notch
 
     neck = unit(np.array([0.8, 0.15, -0.58]) * m)
     n_end = head + 46.0 * neck

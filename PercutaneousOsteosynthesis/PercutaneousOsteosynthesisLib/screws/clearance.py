@@ -21,7 +21,8 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
   tip in joint = the tip lies in a crossable joint (label 4), or outside bone with bone again ahead of it
   along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
 * joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis;
-* no-go structures (``bone.nogo``: the sacral canal and foramina, the hip joints' cartilage spaces): the clearance
+* no-go structures (``bone.nogo``: the sacral canal and foramina, the greater sciatic notches, the hip joints'
+  cartilage spaces): the clearance
   to each; a screw entering one is a breach whatever its bone clearance (``neural`` names the nerve tunnels it
   enters, ``articular`` the joints);
 * bicortical screws (``Screw.bicortical``: trans-iliac-transsacral, LC-II into the far table): the tip is meant to

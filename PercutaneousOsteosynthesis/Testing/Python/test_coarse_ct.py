@@ -76,6 +76,11 @@ def test_elderly_bone_at_staging_spacings(elderly, spacing):
         assert np.linalg.norm(np.array(femur["head_centre_lps"]) - truth["landmarks"][f"femoral_head_center_{side}_lps"]) < 2.0 * spacing
     if spacing == 1.0:
         assert {"left hip bone", "right hip bone", "sacrum"} <= names
+        # the greater sciatic notches, in the soft tissue behind each acetabulum, on thin osteoporotic bone too
+        for side in ("left", "right"):
+            notch = next(n for n in bone.nogo_structures() if n.name == f"{side} greater sciatic notch")
+            centre = np.array(truth["landmarks"][f"sciatic_notch_{side}_lps"])
+            assert np.linalg.norm(notch.points_lps - centre, axis=1).min() < 1.5
 
 
 def _assert_volume_and_paths(bone, truth: dict, spacing: float):

@@ -17,7 +17,7 @@ def _segment_distance(p, a, b):
 
 
 def test_structures_found_where_the_phantom_has_them(phantom, phantom_bone):
-    found = {n.name: n for n in phantom_bone.nogo_structures() if not n.name.endswith("hip joint")}
+    found = {n.name: n for n in phantom_bone.nogo_structures() if not n.name.endswith(("hip joint", "sciatic notch"))}
     truth = {t["name"]: t for t in phantom[1]["nogo"]}
     assert set(found) == set(truth)  # sacral canal, left/right S1 and S2 foramina: named by side and level
     for name, t in truth.items():
@@ -100,3 +100,34 @@ def test_hip_joint_space_found_and_an_intra_articular_screw_is_a_breach(phantom,
         assert near.nogo_clearance_mm[f"{side} hip joint"] == pytest.approx(6.0 - 3.65, abs=0.8)
         into = check_screw(Screw("into", centre + 70 * roof, centre + (HEAD_RADIUS_MM + 1.5) * roof, 7.3), phantom_bone)
         assert into.grade == "breach" and into.articular == [f"{side} hip joint"] and into.neural == []
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_greater_sciatic_notch_found_behind_each_acetabulum(anatomy, phantom_bone, side):
+    """The notch is found in the soft tissue between the posterior column and the ischial spine, on its own side,
+    with each point's distance to the bone (its half width) matching the analytic distance."""
+    notch = next(n for n in phantom_bone.nogo_structures() if n.name == f"{side} greater sciatic notch")
+    assert notch.kind == "neural"
+    pts = notch.points_lps
+    truth_sdf = anatomy.bone_sdf(pts)
+    assert truth_sdf.min() > -0.5  # soft tissue, not bone (half a voxel)
+    assert np.abs(truth_sdf - notch.half_widths_mm).max() < 1.2
+    centre = anatomy.landmarks[f"sciatic_notch_{side}_lps"]
+    assert anatomy.bone_sdf(centre[None])[0] > 8.0  # the truth point is deep in the notch ...
+    assert np.linalg.norm(pts - centre, axis=1).min() < 1.5  # ... and inside the structure found
+    head = anatomy.landmarks[f"femoral_head_center_{side}_lps"]
+    sign = 1.0 if side == "left" else -1.0
+    assert (sign * pts[:, 0] > 30.0).all()  # on its own side of the midline (LPS +x is the patient's left)
+    assert pts[:, 1].mean() > head[1] + 30.0  # behind the acetabulum
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_clearance_to_the_notch_and_a_screw_into_it(anatomy, phantom_bone, side):
+    column = next(s for s in anatomy.bone if s.name == f"{side} posterior column")
+    along = check_screw(Screw("posterior column", column.b, column.a, 6.5), phantom_bone)
+    # on the column's axis the notch's bony wall is the column's surface below: radius 10 minus the screw's 3.25
+    assert along.nogo_clearance_mm[f"{side} greater sciatic notch"] == pytest.approx(10.0 - 3.25, abs=1.0)
+    assert along.grade != "breach" and along.neural == []
+    centre = anatomy.landmarks[f"sciatic_notch_{side}_lps"]
+    into = check_screw(Screw("into the notch", column.b, centre, 6.5), phantom_bone)
+    assert into.grade == "breach" and into.neural == [f"{side} greater sciatic notch"]
