@@ -104,6 +104,37 @@ def _write_html_report(out: Path, report: dict):
     return write_report(out, report=report)
 
 
+def _sides(text: str) -> tuple:
+    return ("left", "right") if text == "both" else (text,)
+
+
+def cmd_corridors(args) -> int:
+    from ..bone.model import build_bone_model
+    from ..corridors.find import find_corridors
+    from ..corridors.io import corridors_document, write_corridors
+    from ..fileio.volume import read_ct
+    from ..plan.markups import save_plan
+    from ..plan.model import Plan
+    from ..report.corridors_html import write_corridors_html
+    from .tables import print_corridor_table
+
+    margin = check_margin_mm(args.margin, "--margin")
+    ct = read_ct(args.ct)
+    out = Path(args.out)
+    with progress_bar("bone model", args.quiet) as bar:
+        bone = build_bone_model(ct, _bone_params(args), progress=bar)
+    with progress_bar("corridors", args.quiet) as bar:
+        corridors = find_corridors(bone, ct, sides=_sides(args.side), margin_mm=margin, progress=bar)
+    print_corridor_table(corridors)
+    paths = [write_corridors(out / "corridors.json", corridors, ct, margin)]
+    plan = Plan(name="corridors", screws=[c.screw() for c in corridors if c.found], margin_mm=margin, ct_source=ct.source)
+    paths.append(save_plan(plan, out / "plan.mrk.json"))
+    paths.append(write_corridors_html(out / "corridors.html", corridors_document(corridors, ct, margin), corridors, bone))
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from ..plan.markups import load_plan
 

@@ -15,7 +15,7 @@ from ..errors import PosteoInputError
 from ..screws.guidance import PATIENT_POSITIONS
 from ..screws.roles import ROLES
 from .args import SCREW_FORMAT
-from .commands import cmd_bone, cmd_check, cmd_demo, cmd_phantom, cmd_plan, cmd_report
+from .commands import cmd_bone, cmd_check, cmd_corridors, cmd_demo, cmd_phantom, cmd_plan, cmd_report
 
 
 def _add_bone_options(p):
@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cement", action="append", metavar="NAME:X,Y,Z:VOLUME_ML",
                    help="a cement injection: needle tip (LPS mm) and volume (mL); repeatable")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("corridors", help="find the osseous fixation pathways and the widest safe screw in each")
+    p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")
+    p.add_argument("--out", required=True, help="output folder (corridors.json, plan.mrk.json, corridors.html)")
+    p.add_argument("--side", choices=("left", "right", "both"), default="both", help="sides of the sided pathways")
+    p.add_argument("--margin", type=float, default=1.0, help="bone left all round the screw, in mm (default 1)")
+    _add_bone_options(p)
+    p.set_defaults(func=cmd_corridors)
 
     p = sub.add_parser("check", help="check a saved plan (.mrk.json) on a CT (exit 1 when a screw breaches)")
     p.add_argument("ct", help="CT in HU: NRRD, NIfTI, MHA or a DICOM series folder")

@@ -53,3 +53,15 @@ def print_screw_table(report: dict):
         print(f"fluoroscopy: {fmt.fluoroscopy_views_text(report['fluoroscopy_views'])}")
     for w in report.get("warnings", []):
         print(f"warning: {w}")
+
+
+def print_corridor_table(corridors) -> None:
+    """One line per corridor: width, proposed screw, clearance and grade, or why there is no safe corridor."""
+    print(f"{'pathway':<28} {'width':>6} {'screw':>12} {'implant':<18} {'clear':>6}  grade")
+    for c in corridors:
+        if c.found:
+            print(f"{c.label:<28} {c.width_mm:6.1f} {c.diameter_mm:5.1f} x {c.length_mm:4.0f} {c.implant_id:<18} "
+                  f"{c.min_clearance_mm:6.2f}  {c.grade}")
+        else:
+            width = "" if c.width_mm is None else f"{c.width_mm:6.1f}"
+            print(f"{c.label:<28} {width:>6} no safe corridor: {c.reason}")

@@ -97,7 +97,8 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     side = "left" if s > 0 else "right"
     m = np.array([s, 1.0, 1.0])  # mirror x for the right side
     c_aur = sacrum_center + s * (45.0 + SI_JOINT_GAP_MM + 8.0) * e1
-    anat.bone.append(RoundBox(c_aur, np.array([8.0, 28.0, 16.0]), rot, 3.0, f"{side} ilium auricular part"))
+    # the posterior ilium: its medial face is the joint's; it reaches 14 mm lateral to the sacrum's face, under the wing
+    anat.bone.append(RoundBox(c_aur + s * 3.0 * e1, np.array([11.0, 28.0, 16.0]), rot, 3.0, f"{side} ilium auricular part"))
     # the joint gap, widened into both bones so that the union stays exact across it
     anat.joints.append(RoundBox(sacrum_center + s * 48.0 * e1, np.array([12.0, 28.0, 16.0]), rot, 3.0, f"{side} sacroiliac joint"))
     anat.landmarks[f"si_joint_center_{side}_lps"] = sacrum_center + s * (45.0 + 0.5 * SI_JOINT_GAP_MM) * e1
@@ -117,6 +118,11 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     anat.bone.append(Capsule(p1, p2, 10.0, f"{side} posterior column"))
     q1 = head + 40.0 * unit(np.array([-0.45, -0.85, 0.25]) * m)
     anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, 9.0, f"{side} superior ramus"))
+    # the iliac body from the anterior inferior iliac spine, over the acetabulum and the greater sciatic notch, to the
+    # posterior superior iliac spine: the supra-acetabular (LC-II) pathway
+    aiis, psis = head + np.array([-5.0, -30.0, 30.0]) * m, np.array([58.0, 55.0, 20.0]) * m
+    anat.bone.append(Capsule(aiis, psis, 9.0, f"{side} iliac body"))
+    anat.landmarks[f"aiis_{side}_lps"], anat.landmarks[f"psis_{side}_lps"] = aiis, psis
     # the ischium descends from the back of the cup; its spine points back toward the sacrum. The posterior column
     # above, the ischium and its spine in front and below bound the greater sciatic notch (soft tissue: nerve, vessels)
     i1 = head + 37.0 * unit(np.array([-0.3, 0.75, -0.3]) * m)

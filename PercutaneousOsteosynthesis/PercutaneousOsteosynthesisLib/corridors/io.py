@@ -1,0 +1,56 @@
+"""``corridors.json``: the corridors found on one CT, versioned (``@schema``, ``format_version``), LPS mm.
+
+Top level: ``@schema``, ``format_version``, ``coordinate_system`` "LPS", ``units`` "mm", ``ct`` (source file and
+sha256), ``margin_mm`` and ``corridors``: one object per pathway and side (corridors.find.Corridor.to_dict: ``name``,
+``side``, ``role``, ``found``, ``reason``, ``entry_lps``, ``tip_lps``, ``width_mm``, ``diameter_mm``, ``length_mm``,
+``min_clearance_mm``, ``implant_id``, ``grade``, ...). :func:`read_corridors` reads it back, refusing malformed files
+and files of a newer format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import PosteoInputError
+from ..fileio.atomic import write_json_atomic
+
+SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/corridors-v1.json"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("name", "side", "found", "entry_lps", "tip_lps", "diameter_mm", "length_mm", "min_clearance_mm",
+                 "implant_id", "grade")
+
+
+def corridors_document(corridors, ct=None, margin_mm: float = 1.0) -> dict:
+    return {"@schema": SCHEMA_URL, "format_version": FORMAT_VERSION, "coordinate_system": "LPS", "units": "mm",
+            "ct": {"source": getattr(ct, "source", ""), "sha256": getattr(ct, "sha256", "")}, "margin_mm": float(margin_mm),
+            "corridors": [c.to_dict() for c in corridors]}
+
+
+def write_corridors(path, corridors, ct=None, margin_mm: float = 1.0) -> Path:
+    """Write ``corridors.json`` atomically."""
+    return write_json_atomic(path, corridors_document(corridors, ct, margin_mm))
+
+
+def read_corridors(path) -> dict:
+    """The document of a ``corridors.json`` (see module doc)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PosteoInputError(path, "corridors file not found")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise PosteoInputError(path, f"not a readable JSON file ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("corridors"), list):
+        raise PosteoInputError(path, "not a corridors file (no corridors list)")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PosteoInputError(path, f"format_version must be an integer >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise PosteoInputError(path, f"corridors format {version} was written by a newer PercutaneousOsteosynthesis (this "
+                                     f"one reads up to {FORMAT_VERSION}): update the extension")
+    for i, c in enumerate(doc["corridors"]):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(c, dict) or k not in c]
+        if missing:
+            raise PosteoInputError(path, f"corridor {i + 1} lacks {', '.join(missing)}")
+    return doc

@@ -1,0 +1,68 @@
+"""Exact depth inside the phantom's bone envelope (mm): the distance to the nearest point of its true surface.
+
+The union of shapes gives an exact signed distance outside only; inside, where shapes overlap, the deepest shape's
+own depth underestimates the depth of the union (its nearest surface may lie inside another shape). Here the union's
+surface is sampled: each shape's surface (grid points within ``SHELL_MM`` of it projected onto it along the gradient
+of its exact distance), kept where no other shape of the envelope covers it and outside the sacral tunnels, plus the
+tunnels' walls inside the envelope. The depth of a point inside is its distance to the nearest sample: with samples
+``GRID_MM`` apart the error is a few hundredths of a millimetre at the depths of screw corridors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .shapes import union_sdf
+
+GRID_MM = 0.7
+SHELL_MM = 0.7
+_EPS = 1e-4
+
+
+def _feet(shape) -> np.ndarray:
+    lo, hi = shape.bounds()
+    axes = [np.arange(a - 1.0, b + 1.0 + GRID_MM, GRID_MM) for a, b in zip(lo, hi)]
+    out = []
+    for x in axes[0]:  # one plane at a time keeps memory small
+        yy, zz = np.meshgrid(axes[1], axes[2], indexing="ij")
+        p = np.column_stack([np.full(yy.size, x), yy.ravel(), zz.ravel()])
+        d = shape.sdf(p)
+        p, d = p[np.abs(d) < SHELL_MM], d[np.abs(d) < SHELL_MM]
+        if len(p) == 0:
+            continue
+        g = np.stack([(shape.sdf(p + _EPS * e) - shape.sdf(p - _EPS * e)) / (2 * _EPS) for e in np.eye(3)], axis=-1)
+        out.append(p - d[:, None] * g)
+    return np.vstack(out) if out else np.zeros((0, 3))
+
+
+def envelope_surface_samples(anat) -> np.ndarray:
+    """LPS points on the surface of the phantom's envelope (bone, crossable joints, sacral tunnels carved)."""
+    shapes = anat.bone + anat.joints
+    pieces = []
+    for i, s in enumerate(shapes):
+        f = _feet(s)
+        others = shapes[:i] + shapes[i + 1:]
+        keep = union_sdf(others, f) > -1e-6
+        if anat.nogo:
+            keep &= union_sdf(anat.nogo, f) > 0.0
+        pieces.append(f[keep])
+    for t in anat.nogo:
+        f = _feet(t)
+        pieces.append(f[union_sdf(shapes, f) < 0.0])
+    return np.vstack(pieces)
+
+
+def exact_depth_fn(anat):
+    """depth(points) -> mm, positive inside the envelope (exact, see module doc), minus the signed distance outside."""
+    tree = cKDTree(envelope_surface_samples(anat))
+
+    def depth(p):
+        p = np.asarray(p, float)
+        out = -anat.envelope_sdf(p)
+        inside = out > 0
+        if inside.any():
+            out[inside] = tree.query(p[inside], workers=-1)[0]
+        return out
+
+    return depth
