@@ -26,7 +26,8 @@ from slicer.util import VTKObservationMixin
 from PercutaneousOsteosynthesisWidgets.dependencies import REPORT_REQUIREMENTS, TEST_REQUIREMENTS, ensurePythonPackages
 from PercutaneousOsteosynthesisWidgets.dialogs import pickFolder, pickPlanFile
 from PercutaneousOsteosynthesisWidgets.progress import ProgressDialog
-from PercutaneousOsteosynthesisWidgets.tables import colourCell, fillTable, painCombo, setupTable
+from PercutaneousOsteosynthesisWidgets.status import boneStatusText
+from PercutaneousOsteosynthesisWidgets.tables import fillGradedTable, fillTable, painCombo, setupTable
 from PercutaneousOsteosynthesisWidgets.views import jumpSlicesToLps, setSegmentGroupVisibility, showCt
 
 # Parameters of PercutaneousOsteosynthesisParameterNode that deliberately have no widget in the .ui
@@ -36,6 +37,7 @@ NON_GUI_PARAMETERS = ("planFolderItemId", "selectedScrew")
 # Widgets of sections 2-6: enabled once the planning session has a bone model.
 SESSION_WIDGETS = (
     "implantComboBox", "roleComboBox", "addScrewButton", "screwTable", "suggestButton", "suggestionList",
+    "findCorridorsButton", "corridorTable",
     "addLesionButton", "lesionTable",
     "probeSlider", "probeViewButton",
     "addCementButton", "simulateCementButton", "cementTable",
@@ -142,13 +144,15 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.roleComboBox.clear()
         self.ui.roleComboBox.addItems(list(ROLES))
         for table, columns in ((self.ui.screwTable, tables.SCREW_COLUMNS), (self.ui.lesionTable, tables.LESION_COLUMNS),
-                               (self.ui.cementTable, tables.CEMENT_COLUMNS), (self.ui.guidanceTable, tables.GUIDANCE_COLUMNS)):
+                               (self.ui.cementTable, tables.CEMENT_COLUMNS), (self.ui.guidanceTable, tables.GUIDANCE_COLUMNS),
+                               (self.ui.corridorTable, tables.CORRIDOR_COLUMNS)):
             setupTable(table, columns)
         for button, slot in ((self.ui.loadPhantomButton, self.onLoadPhantomButton), (self.ui.buildBoneModelButton, self.onBuildBoneModelButton),
                              (self.ui.addScrewButton, lambda: self._startPlacing("screw", "vtkMRMLMarkupsLineNode", "Screw")),
                              (self.ui.addLesionButton, lambda: self._startPlacing("lesion", "vtkMRMLMarkupsFiducialNode", "Lesion seed")),
                              (self.ui.addCementButton, lambda: self._startPlacing("cement", "vtkMRMLMarkupsFiducialNode", "Cement point")),
                              (self.ui.simulateCementButton, self.onSimulateCementButton), (self.ui.suggestButton, self.onSuggestButton),
+                             (self.ui.findCorridorsButton, self.onFindCorridorsButton),
                              (self.ui.exportPlanButton, self.onExportPlanButton), (self.ui.importPlanButton, self.onImportPlanButton),
                              (self.ui.saveReportButton, self.onSaveReportButton)):
             button.connect("clicked(bool)", lambda checked=False, slot=slot: slot())
@@ -158,6 +162,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.safetyMarginSpinBox.connect("valueChanged(double)", self.onMarginChanged)
         self.ui.screwTable.connect("itemSelectionChanged()", self.onScrewSelectionChanged)
         self.ui.suggestionList.connect("itemDoubleClicked(QListWidgetItem*)", self.onSuggestionAccepted)
+        self.ui.corridorTable.connect("cellDoubleClicked(int,int)", self.onCorridorAccepted)
         self.ui.probeViewButton.connect("toggled(bool)", self.onProbeView)
         self.ui.probeSlider.connect("valueChanged(double)", self.onProbeView)
         self.logic.session.update_callbacks.append(self.onScrewMoved)
@@ -209,7 +214,7 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         segmentationNode = parameterNode.boneSegmentation if parameterNode else None
         for checkBox in (self.ui.showBoneCheckBox, self.ui.showCortexCheckBox, self.ui.showMetalCheckBox):
             checkBox.enabled = segmentationNode is not None
-        self.ui.boneStatusLabel.text = self.logic.boneStatusText(parameterNode) if parameterNode else ""
+        self.ui.boneStatusLabel.text = boneStatusText(parameterNode, self.logic.session) if parameterNode else ""
         segmentationId = segmentationNode.GetID() if segmentationNode else None
         if segmentationId != self._shownSegmentationId:
             self._shownSegmentationId = segmentationId
@@ -348,6 +353,17 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
             self._run(_("Failed to accept the suggestion."), lambda p: self.logic.session.accept_suggestion(name, row))
             self.updateTables()
 
+    def onFindCorridorsButton(self) -> None:
+        from PercutaneousOsteosynthesisLib.session import tables
+
+        self._run(_("Failed to find the corridors."), lambda p: self.logic.session.find_corridors(progress=p), _("Finding corridors"))
+        fillGradedTable(self.ui.corridorTable, tables.corridor_rows(self.logic.session), tables.CORRIDOR_COLUMNS.index("Grade"))
+
+    def onCorridorAccepted(self, row: int, column: int) -> None:
+        label = self.ui.corridorTable.item(row, 0).text()
+        self._run(_("Failed to add the corridor's screw."), lambda p: self.logic.session.accept_corridor(label))
+        self.updateTables()
+
     def onProbeView(self, *args) -> None:
         if self._parameterNode and self._parameterNode.selectedScrew and self.ui.probeViewButton.checked:
             self._run(_("Failed to set the probe's-eye view."), lambda p: self.logic.session.show_probe_view(
@@ -391,9 +407,8 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
         selected = self._parameterNode.selectedScrew if self._parameterNode else ""
         self._updatingTables = True
         try:
-            fillTable(self.ui.screwTable, [row["cells"] for row in rows])
+            fillGradedTable(self.ui.screwTable, rows, tables.SCREW_GRADE_COLUMN)
             for r, row in enumerate(rows):
-                colourCell(self.ui.screwTable, r, tables.SCREW_GRADE_COLUMN, row["colour"])
                 if row["cells"][0] == selected:
                     self.ui.screwTable.selectRow(r)
         finally:
@@ -412,9 +427,8 @@ class PercutaneousOsteosynthesisWidget(ScriptedLoadableModuleWidget, VTKObservat
 class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F405
     """MRML adapter around ``PercutaneousOsteosynthesisLib``; usable without the widget.
 
-    ``scene``: the vtkMRMLScene to work in (default: Slicer's scene).  The plan itself lives in the Lib's
-    ``PlanningSession`` (MRML nodes under one subject-hierarchy folder); the Logic only maps the parameter
-    node and the views onto it.
+    ``scene``: the vtkMRMLScene to work in (default: Slicer's scene).  The plan itself lives in the Lib's ``PlanningSession``
+    (MRML nodes under one subject-hierarchy folder); the Logic only maps the parameter node and the views onto it.
     """
 
     def __init__(self, scene=None) -> None:
@@ -493,19 +507,6 @@ class PercutaneousOsteosynthesisLogic(ScriptedLoadableModuleLogic):  # noqa: F40
         from PercutaneousOsteosynthesisLib.screws.implants import default_catalog
 
         return default_catalog().ids()
-
-    def boneStatusText(self, parameterNode) -> str:
-        segmentationNode = parameterNode.boneSegmentation
-        if segmentationNode is None:
-            if parameterNode.inputVolume is None:
-                return _("No CT selected: select a CT volume or load the sample phantom.")
-            return _("No bone model yet: check the thresholds and click 'Build bone model'.")
-        if self.session.bone is None or self.session.bone_node is not segmentationNode:
-            return _("Bone model '{name}' (from a saved scene): build it again to plan on it.").format(name=segmentationNode.GetName())
-        volumes = ", ".join(f"{k} {v:.1f} mL" for k, v in sorted(self.session.bone.volumes_ml().items()))
-        quality = self.session.bone.ct_quality.get("message", "")
-        return _("Bone model '{name}': {volumes}.").format(name=segmentationNode.GetName(), volumes=volumes) + (f"\n{quality}" if quality else "")
-
 
 
 #

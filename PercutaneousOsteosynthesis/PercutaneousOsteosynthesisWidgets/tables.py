@@ -23,6 +23,13 @@ def fillTable(table, rows) -> None:
             table.setItem(r, c, qt.QTableWidgetItem("" if value is None else str(value)))
 
 
+def fillGradedTable(table, rows, gradeColumn: int) -> None:
+    """Rows of ``session.tables`` (``{"cells", "colour"}``): the cells, and the grade column in the grade's colour."""
+    fillTable(table, [row["cells"] for row in rows])
+    for r, row in enumerate(rows):
+        colourCell(table, r, gradeColumn, row["colour"])
+
+
 def colourCell(table, row: int, column: int, rgb) -> None:
     table.item(row, column).setBackground(qt.QBrush(qt.QColor.fromRgbF(*rgb)))
 

@@ -15,7 +15,8 @@ def cmd_phantom(args) -> int:
 
     with progress_bar("phantom", args.quiet) as bar:
         ct_path, truth_path = write_phantom(args.out, progress=bar, spacing=args.spacing, direction=args.direction,
-                                            osteoporotic=args.osteoporotic, preset=args.preset)
+                                            osteoporotic=args.osteoporotic, preset=args.preset, corridors=args.corridors,
+                                            closed_pathway=args.closed_pathway)
     print(f"wrote {ct_path}\nwrote {truth_path}")
     return 0
 
@@ -61,15 +62,47 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.out), quiet=args.quiet)
 
 
-def _run_and_report(args, plan) -> int:
+def _pathway_names(wanted: list) -> set:
+    """The pathway names of ``--corridors`` values ("S1 transsacral", "left femoral neck"); unknown ones refused."""
+    from ..corridors.pathways import BY_NAME
+
+    names = {w.split(" ", 1)[1] if w.split(" ", 1)[0] in ("left", "right") else w for w in wanted}
+    unknown = sorted(n for n in names if n not in BY_NAME)
+    if unknown:
+        raise PosteoInputError(f"--corridors {unknown[0]}", f"no such pathway; one of {', '.join(BY_NAME)}")
+    return names
+
+
+def _add_corridors(plan, ct, bone, wanted: list, quiet: bool) -> None:
+    """Add the screws of the corridors found on the CT to the plan: those named in ``wanted`` (a pathway, e.g.
+    "S1 transsacral", or a pathway and side, "left femoral neck"; empty: all), except names the plan already has."""
+    from ..corridors.find import find_corridors
+    from .tables import print_corridor_table
+
+    names = _pathway_names(wanted)
+    with progress_bar("corridors", quiet) as bar:
+        corridors = find_corridors(bone, ct, margin_mm=plan.margin_mm, names=names or None, progress=bar)
+    chosen = [c for c in corridors if not wanted or c.label in wanted or c.name in wanted]
+    print_corridor_table(chosen)
+    taken = {s.name for s in plan.screws}
+    plan.screws += [c.screw() for c in chosen if c.found and c.label not in taken]
+
+
+def _run_and_report(args, plan, corridors: list | None = None) -> int:
+    from ..bone.model import build_bone_model
     from ..fileio.volume import read_ct
     from ..plan.runner import run_plan
 
     if args.margin is not None:
         plan.margin_mm = check_margin_mm(args.margin, "--margin")
     ct = read_ct(args.ct)
+    bone = None
+    if corridors is not None:
+        with progress_bar("bone model", args.quiet) as bar:
+            bone = build_bone_model(ct, progress=bar)
+        _add_corridors(plan, ct, bone, corridors, args.quiet)
     with progress_bar("plan", args.quiet) as bar:
-        report = run_plan(ct, plan, args.out, progress=bar, suggest=getattr(args, "suggest", None), exact=args.exact)
+        report = run_plan(ct, plan, args.out, bone=bone, progress=bar, suggest=getattr(args, "suggest", None), exact=args.exact)
     print_screw_table(report)
     print_lesion_tables(report)
     html = _write_html_report(Path(args.out), report)
@@ -80,9 +113,10 @@ def _run_and_report(args, plan) -> int:
 def cmd_plan(args) -> int:
     from ..plan.model import Plan
 
-    if not (args.screw or args.lesion_seed or args.cement):
-        raise PosteoInputError("posteo plan", "nothing to plan: give at least one --screw, --lesion-seed or --cement "
-                                              "(cementoplasty and lesion-only plans need no screw)")
+    if not (args.screw or args.lesion_seed or args.cement or args.corridors is not None):
+        raise PosteoInputError("posteo plan", "nothing to plan: give at least one --screw, --lesion-seed, --cement or "
+                                              "--corridors (cementoplasty and lesion-only plans need no screw)")
+    _pathway_names(args.corridors or [])
     screws = [parse_screw_arg(t) for t in args.screw or []]
     names = [s.name for s in screws]
     for name in args.bicortical or []:
@@ -91,8 +125,9 @@ def cmd_plan(args) -> int:
         screws[names.index(name)].bicortical = True
     lesions = [parse_lesion_arg(t) for t in args.lesion_seed or []]
     cement = [parse_cement_arg(t) for t in args.cement or []]
-    return _run_and_report(args, Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement,
-                                      patient_position=args.patient_position))
+    plan = Plan(name=Path(args.out).name or "plan", screws=screws, lesions=lesions, cement=cement,
+                patient_position=args.patient_position)
+    return _run_and_report(args, plan, corridors=args.corridors)
 
 
 def _write_html_report(out: Path, report: dict):

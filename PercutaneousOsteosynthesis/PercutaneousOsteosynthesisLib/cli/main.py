@@ -12,6 +12,7 @@ import time
 
 from .. import __version__
 from ..errors import PosteoInputError
+from ..phantom.anatomy import CLOSABLE_PATHWAYS
 from ..screws.guidance import PATIENT_POSITIONS
 from ..screws.roles import ROLES
 from .args import SCREW_FORMAT
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone (= --preset osteoporotic)")
     p.add_argument("--preset", choices=("default", "osteoporotic", "elderly"), default=None,
                    help="bone of the phantom; elderly: 1 mm cortex, 90 HU cancellous bone, fatty marrow, 30 HU lytic lesions")
+    p.add_argument("--corridors", action="store_true", help="add the osseous fixation pathways to the truth (about a minute)")
+    p.add_argument("--closed-pathway", choices=CLOSABLE_PATHWAYS, default=None,
+                   help="make this pathway too narrow for any screw (a pelvis where it is closed)")
     p.set_defaults(func=cmd_phantom)
 
     p = sub.add_parser("bone", help="build the bone model of a CT (bone.seg.nrrd, bone_surface.vtk, bone.json)")
@@ -63,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a point inside a lytic lesion (LPS mm); optional pain mild|moderate|functional; repeatable")
     p.add_argument("--cement", action="append", metavar="NAME:X,Y,Z:VOLUME_ML",
                    help="a cement injection: needle tip (LPS mm) and volume (mL); repeatable")
+    p.add_argument("--corridors", nargs="*", default=None, metavar="PATHWAY",
+                   help="add the widest safe screw of these osseous fixation pathways found on the CT (names such as "
+                   "'S1 transsacral' or 'left femoral neck'; none given: all of them; see posteo corridors)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("corridors", help="find the osseous fixation pathways and the widest safe screw in each")

@@ -92,7 +92,7 @@ class Anatomy:
         return union_bounds(self.bone)
 
 
-def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
+def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot, ramus_radius_mm: float = 9.0):
     """Add one side (s=+1 left, -1 right) of the pelvis and the femur."""
     side = "left" if s > 0 else "right"
     m = np.array([s, 1.0, 1.0])  # mirror x for the right side
@@ -117,7 +117,7 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     p2 = c_aur + s * 4.0 * e1 - 18.0 * e2
     anat.bone.append(Capsule(p1, p2, 10.0, f"{side} posterior column"))
     q1 = head + 40.0 * unit(np.array([-0.45, -0.85, 0.25]) * m)
-    anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, 9.0, f"{side} superior ramus"))
+    anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, ramus_radius_mm, f"{side} superior ramus"))
     # the iliac body from the anterior inferior iliac spine, over the acetabulum and the greater sciatic notch, to the
     # posterior superior iliac spine: the supra-acetabular (LC-II) pathway
     aiis, psis = head + np.array([-5.0, -30.0, 30.0]) * m, np.array([58.0, 55.0, 20.0]) * m
@@ -150,8 +150,15 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot):
     return head, neck, n_end, a1, a2
 
 
-def build_anatomy() -> Anatomy:
-    """The phantom's anatomy in LPS mm (deterministic)."""
+CLOSED_RAMUS_RADIUS_MM = 2.5  # a superior ramus too thin for any catalog screw with its margin
+CLOSABLE_PATHWAYS = ("left anterior column",)
+
+
+def build_anatomy(closed_pathway: str | None = None) -> Anatomy:
+    """The phantom's anatomy in LPS mm (deterministic). ``closed_pathway`` "left anterior column": the left superior
+    pubic ramus is ``CLOSED_RAMUS_RADIUS_MM`` thick, so that no screw fits it (a pelvis with a closed pathway)."""
+    if closed_pathway is not None and closed_pathway not in CLOSABLE_PATHWAYS:
+        raise ValueError(f"unknown closed pathway {closed_pathway!r}; one of {CLOSABLE_PATHWAYS}")
     anat = Anatomy()
     t = np.radians(SACRUM_TILT_DEG)
     sacrum_c = np.array([0.0, 35.0, 5.0])
@@ -174,7 +181,8 @@ def build_anatomy() -> Anatomy:
     anat.landmarks["sacral_canal_axis_lps"] = (sacrum_c - 10.0 * e3, e2)
     sides = {}
     for s in (+1, -1):
-        sides[s] = _hip_bone_and_femur(anat, s, sacrum_c, e1, e2, e3, rot)
+        thin = closed_pathway == "left anterior column" and s > 0
+        sides[s] = _hip_bone_and_femur(anat, s, sacrum_c, e1, e2, e3, rot, CLOSED_RAMUS_RADIUS_MM if thin else 9.0)
     # lesions: contained in the left supra-acetabular pillar; breaking through the right pillar's cortex
     _, _, _, a1, a2 = sides[+1]
     anat.lesions.append(Lesion("left supra-acetabular lesion", 0.5 * (a1 + a2), 9.0, False))

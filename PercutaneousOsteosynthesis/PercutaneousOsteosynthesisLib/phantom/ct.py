@@ -123,18 +123,20 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
 
 
 def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, noise_hu: float = 15.0,
-                 blur_mm: float = 0.5, seed: int = 0, progress=None, preset: str | None = None) -> tuple[CTVolume, dict]:
+                 blur_mm: float = 0.5, seed: int = 0, progress=None, preset: str | None = None,
+                 closed_pathway: str | None = None) -> tuple[CTVolume, dict]:
     """Render the phantom CT (int16 HU values held as float32) and return it with its truth dictionary (LPS mm).
 
     ``direction``: "identity", "flipped", "oblique" (default: flipped and rotated axes) or a 3x3 matrix.
     ``preset``: a key of PRESETS ("default", "osteoporotic", "elderly"); ``osteoporotic=True`` is "osteoporotic".
+    ``closed_pathway``: see phantom.anatomy.build_anatomy (a pelvis in which that pathway takes no screw).
     Voxels are sampled at their centres (use geometry.resample.block_average on a fine phantom for the partial
     volume of thick slices). ``progress(fraction, message)`` is called while rendering.
     """
     preset = preset or ("osteoporotic" if osteoporotic else "default")
     if preset not in PRESETS:
         raise ValueError(f"unknown phantom preset {preset!r}; one of {sorted(PRESETS)}")
-    anat = build_anatomy()
+    anat = build_anatomy(closed_pathway)
     hu = dict(HU, **PRESETS[preset]["hu"])
     cortex_mm = PRESETS[preset]["cortex_mm"]
     fatty = PRESETS[preset]["fatty_marrow"]
@@ -165,6 +167,7 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     truth["hu"] = hu
     truth["osteoporotic"] = preset != "default"
     truth["preset"] = preset
+    truth["closed_pathway"] = closed_pathway
     if progress:
         progress(1.0, "phantom ready")
     return CTVolume(arr, geo, "<phantom>", "", {"phantom": True}), truth
@@ -273,10 +276,15 @@ def phantom_truth(anat: Anatomy | None = None, cortex_mm: float = CORTEX_MM) -> 
                      "but are crossable; volumes by Monte Carlo (2e6 samples, ~0.3 % standard error)."}
 
 
-def write_phantom(out_path, progress=None, **kwargs) -> tuple[Path, Path]:
-    """Write the phantom CT (``.nrrd``/``.nii.gz``/``.mha``, int16) and ``<stem>.truth.json`` beside it."""
+def write_phantom(out_path, progress=None, corridors: bool = False, **kwargs) -> tuple[Path, Path]:
+    """Write the phantom CT (``.nrrd``/``.nii.gz``/``.mha``, int16) and ``<stem>.truth.json`` beside it;
+    ``corridors``: the truth also holds the osseous fixation pathways (phantom.corridor_truth; about a minute)."""
     out_path = Path(out_path)
     ct, truth = make_phantom(progress=progress, **kwargs)
+    if corridors:
+        from .corridor_truth import corridor_truth
+
+        truth["corridors"] = corridor_truth(build_anatomy(kwargs.get("closed_pathway")))
     write_image(out_path, ct.array.astype(np.int16), ct.geometry)
     stem = out_path.name.split(".")[0]
     truth_path = out_path.with_name(stem + ".truth.json")

@@ -20,6 +20,7 @@ import vtk
 
 from ..errors import PosteoInputError, check_margin_mm
 from .bundle import Bundle
+from .corridors import Corridors
 from .findings import Findings
 from .folder import FOLDER_NAME, NodeRole, SessionFolder
 from .lesions_cement import LesionsAndCement
@@ -27,7 +28,7 @@ from .live import LiveUpdates
 from .screw_set import ScrewSet
 
 
-class PlanningSession(ScrewSet, Findings, LesionsAndCement, Bundle):
+class PlanningSession(ScrewSet, Findings, LesionsAndCement, Corridors, Bundle):
     """A plan on one CT, stored in ``scene`` (a ``vtkMRMLScene``; use ``fileio.scene.prepare_scene`` outside Slicer)."""
 
     def __init__(self, scene, name: str = "plan", margin_mm: float = 1.0, catalog=None, folder_name: str = FOLDER_NAME,
@@ -54,6 +55,7 @@ class PlanningSession(ScrewSet, Findings, LesionsAndCement, Bundle):
         self.lesions: dict = {}  # name -> lesions.segmentation.Lesion
         self.cement: dict = {}  # name -> lesions.cement.CementResult
         self.suggestions: dict = {}  # screw name -> [suggest.Suggestion]
+        self.corridors: list = []  # corridors.find.Corridor of the last find_corridors()
 
     # ------------------------------------------------------------------------------------ folder, margin
 

@@ -14,6 +14,8 @@ SCREW_COLUMNS = ("Name", "Role", "Implant", "Length (mm)", "Min clearance (mm)",
 SCREW_GRADE_COLUMN = SCREW_COLUMNS.index("Grade")
 LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Fracture risk", "Pain")
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
+CORRIDOR_COLUMNS = ("Pathway", "Width (mm)", "Screw", "Min clearance (mm)", "Grade", "Skin to tip (mm)", "Gantry tilt (deg)",
+                    "No safe corridor: why")
 GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
                     "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
                     "C-arm LAO/RAO (deg)", "C-arm progress view LAO/RAO (deg)")
@@ -73,4 +75,19 @@ def guidance_rows(session) -> list[list[str]]:
                      number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"]), "yes" if g["double_oblique"] else "no",
                      number(g["inplane_angle_deg"]), number(g["table_position_mm"]), number(g["carm_cranio_caudal_deg"]),
                      number(g["carm_lao_rao_deg"]), number(g["carm_progress_lao_rao_deg"])])
+    return rows
+
+
+def corridor_rows(session) -> list[dict]:
+    """``{"cells": [...CORRIDOR_COLUMNS], "colour": rgb of the grade, "label": corridor label}`` per corridor found by
+    the session's last find_corridors (no safe corridor: the breach colour and the reason)."""
+    rows = []
+    for c in session.corridors:
+        g = c.guidance or {}
+        screw = f"{number(c.diameter_mm)} x {number(c.length_mm, 0)} mm {c.implant_id}" if c.found else ""
+        rows.append({"cells": [c.label, number(c.width_mm) if c.width_mm is not None else "", screw,
+                               number(c.min_clearance_mm) if c.found else "", c.grade or "no safe corridor",
+                               number(g["skin_to_tip_mm"]) if "skin_to_tip_mm" in g else "",
+                               number(g["gantry_tilt_deg"]) if "gantry_tilt_deg" in g else "", c.reason],
+                     "colour": grade_rgb(c.grade or "breach"), "label": c.label})
     return rows

@@ -128,7 +128,7 @@ def test_ui_parses_as_designer_file():
 
 def test_ui_sections_are_collapsible_buttons():
     titles = [widget_property(w, "text") for w in ui_widgets().values() if w.get("class") == "ctkCollapsibleButton"]
-    assert titles == ["CT and bone", "Screws", "Lesions", "Probe's-eye view", "Cement", "Plan"]
+    assert titles == ["CT and bone", "Screws", "Corridors", "Lesions", "Probe's-eye view", "Cement", "Plan"]
 
 
 def test_node_selectors_get_the_scene():
