@@ -118,8 +118,10 @@ def _fit_screw(pathway: Pathway, side, line, bone, catalog, margin_mm: float):
     radius = line.radius_mm
     diameters = sorted((d for d in catalog.diameters() if radius - d / 2.0 >= margin_mm), reverse=True)
     if not diameters:
-        return None, (f"narrowest width {2 * radius:.1f} mm: no catalog screw leaves {margin_mm:g} mm all round "
-                      f"(smallest {min(catalog.diameters()):g} mm needs {min(catalog.diameters()) + 2 * margin_mm:.1f} mm)")
+        at = line.point_lps + line.narrowest_s * line.direction_lps
+        return None, (f"narrowest width {2 * radius:.1f} mm at ({at[0]:.0f}, {at[1]:.0f}, {at[2]:.0f}) LPS: no catalog "
+                      f"screw leaves {margin_mm:g} mm all round (smallest {min(catalog.diameters()):g} mm needs "
+                      f"{min(catalog.diameters()) + 2 * margin_mm:.1f} mm)")
     reason = ""
     for d in diameters:
         thread = catalog.default_for(d).thread_code

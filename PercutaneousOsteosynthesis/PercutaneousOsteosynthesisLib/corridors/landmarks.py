@@ -3,8 +3,8 @@
 - femoral heads: the recognised heads (bone.femoral_head), with the anatomical neck axis;
 - sacral levels S1 and S2: the centres of the S1 and S2 foramina found in the CT (bone.nogo), both sides averaged and
   moved onto the midline; the sacral axis runs from the S2 to the S1 level;
-- per hip bone (a separate bone of the model, or the part of a pelvic ring beyond ``RING_LATERAL_MM`` from the
-  midline), relative to the acetabulum's centre (the femoral head's): the anterior inferior iliac spine (AIIS, the
+- per hip bone (a separate bone of the model, or one side of a pelvic ring without its sacrum), relative to the
+  acetabulum's centre (the femoral head's): the anterior inferior iliac spine (AIIS, the
   most anterior bone ``AIIS_LEVEL_MM`` above the acetabulum and not medial to it), the posterior superior iliac
   spine (PSIS, the most posterior bone higher than ``PSIS_MIN_HEIGHT_MM``), the superior pubic ramus (bone in front
   of and medial to the acetabulum, ``RAMUS_LEVEL_MM``: its centroid and principal axis) and the ischial tuberosity
@@ -24,6 +24,7 @@ AIIS_LEVEL_MM = (20.0, 50.0)
 PSIS_MIN_HEIGHT_MM = 40.0
 RAMUS_LEVEL_MM = (-30.0, 15.0)
 RING_LATERAL_MM = 45.0
+SACRUM_BEHIND_MM = 15.0
 EXTREME_MM = 2.0
 MIN_PART_ML = 0.5
 
@@ -58,8 +59,10 @@ def _principal_axis(pts: np.ndarray) -> np.ndarray:
     return np.linalg.eigh(c.T @ c)[1][:, -1]
 
 
-def hip_bone_points_lps(bone, side: str, midline_x: float) -> np.ndarray | None:
-    """LPS centres of the voxels of the hip bone of ``side`` (None when it is not found)."""
+def hip_bone_points_lps(bone, side: str, midline_x: float, head_centre_lps) -> np.ndarray | None:
+    """LPS centres of the voxels of the hip bone of ``side`` (None when it is not found); in a pelvic ring, the ring
+    on that side of the midline without the sacrum (within ``RING_LATERAL_MM`` of the midline and more than
+    ``SACRUM_BEHIND_MM`` behind the acetabulum's centre), so that the pubic rami stay."""
     if bone.component_labels is None:
         return None
     comp = next((c for c in bone.components if c.get("kind") == "hip bone" and c.get("side") == side), None)
@@ -70,8 +73,10 @@ def hip_bone_points_lps(bone, side: str, midline_x: float) -> np.ndarray | None:
     box = use["box"]
     kji = np.argwhere(bone.component_labels[box] == use["label"]) + [s.start for s in box]
     pts = bone.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
-    if comp is None:  # a pelvic ring: the part beyond the sacrum on this side
-        pts = pts[sign_of(side) * (pts[:, 0] - midline_x) > RING_LATERAL_MM]
+    if comp is None:  # a pelvic ring: this side of the midline, without the sacrum
+        dx = sign_of(side) * (pts[:, 0] - midline_x)
+        sacrum = (dx < RING_LATERAL_MM) & (pts[:, 1] > head_centre_lps[1] + SACRUM_BEHIND_MM)
+        pts = pts[(dx > 0) & ~sacrum]
     return pts if len(pts) else None
 
 
@@ -99,7 +104,7 @@ def side_landmarks(bone, side: str, head, midline_x: float) -> SideLandmarks:
         out.neck_axis_lps = neck_axis_lps(bone, head)
     except PosteoInputError:
         pass
-    pts = hip_bone_points_lps(bone, side, midline_x)
+    pts = hip_bone_points_lps(bone, side, midline_x, c)
     if pts is not None:
         hip_bone_landmarks(out, pts, side, bone.geometry.voxel_volume_mm3)
     return out

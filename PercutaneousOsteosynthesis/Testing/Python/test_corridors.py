@@ -109,6 +109,7 @@ def test_proposed_screws_stay_in_the_true_bone(phantom_corridors, anatomy):
 
 def test_a_closed_pathway_reports_no_safe_corridor():
     from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+    from PercutaneousOsteosynthesisLib.phantom.anatomy import build_anatomy
     from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
     ct, truth = make_phantom(closed_pathway="left anterior column")
@@ -117,9 +118,37 @@ def test_a_closed_pathway_reports_no_safe_corridor():
     left, right = find_corridors(bone, names=["anterior column"])
     assert (left.side, right.side) == ("left", "right")
     assert not left.found and "no catalog screw" in left.reason and left.width_mm < 6.5
+    at = np.array([float(v) for v in left.reason.split("at (")[1].split(")")[0].split(",")])
+    ramus = next(s for s in build_anatomy("left anterior column").bone if s.name == "left superior ramus")
+    assert ramus.sdf(at[None])[0] < 1.0  # where it narrows: in the thin ramus
     assert right.found and right.diameter_mm == 7.3
     with pytest.raises(PosteoInputError, match="no safe corridor"):
         left.screw()
+
+
+def test_elderly_coarse_ct_corridors_stay_in_the_true_bone(anatomy):
+    """Osteoporotic bone with fatty marrow and lytic lesions, area-averaged to 2 mm (a staging CT): the sacral
+    pathways are not assessed (no foramina found above 1.6 mm) and say so; every proposed screw keeps clear of the
+    true surface. (The right supra-acetabular pathway is reported closed: the bone model leaves a crater around the
+    lytic lesion that breaks the pillar's cortex, reaching the pathway 10 mm from the lesion.)"""
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+    from PercutaneousOsteosynthesisLib.fileio.volume import averaged_to_spacing
+    from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
+    from PercutaneousOsteosynthesisLib.phantom.exact_depth import exact_depth_fn
+
+    ct = averaged_to_spacing(make_phantom(preset="elderly")[0], 2.0)
+    corridors = {c.label: c for c in find_corridors(build_bone_model(ct), ct)}
+    assert all(not c.found and "foramina" in c.reason for c in corridors.values() if "sacral" in c.name)
+    depth = exact_depth_fn(anatomy)
+    found = [c for c in corridors.values() if c.found]
+    assert {c.label for c in found} >= {"left supra-acetabular", "left femoral neck", "right femoral neck",
+                                        "left anterior column", "right anterior column", "left posterior column",
+                                        "right posterior column"}
+    for c in found:
+        screw = c.screw()
+        s, pts = screw.axis_points_lps(0.25)
+        clearance = depth(pts) - screw.radius_mm
+        assert clearance[_inside(s, clearance):].min() >= 0.0, c.label
 
 
 def test_corridors_json_round_trip_and_bad_files(phantom_corridors, tmp_path):
