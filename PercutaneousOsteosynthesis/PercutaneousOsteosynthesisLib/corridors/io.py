@@ -9,11 +9,11 @@ and files of a newer format.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import PosteoInputError
 from ..fileio.atomic import write_json_atomic
+from ..fileio.versioned_json import read_versioned_json
 
 SCHEMA_URL = "https://percutaneous-osteosynthesis.org/schema/corridors-v1.json"
 FORMAT_VERSION = 1
@@ -34,21 +34,7 @@ def write_corridors(path, corridors, ct=None, margin_mm: float = 1.0) -> Path:
 
 def read_corridors(path) -> dict:
     """The document of a ``corridors.json`` (see module doc)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PosteoInputError(path, "corridors file not found")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise PosteoInputError(path, f"not a readable JSON file ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("corridors"), list):
-        raise PosteoInputError(path, "not a corridors file (no corridors list)")
-    version = doc.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise PosteoInputError(path, f"format_version must be an integer >= 1, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise PosteoInputError(path, f"corridors format {version} was written by a newer PercutaneousOsteosynthesis (this "
-                                     f"one reads up to {FORMAT_VERSION}): update the extension")
+    doc, _ = read_versioned_json(path, "corridor list", "corridors", FORMAT_VERSION)
     for i, c in enumerate(doc["corridors"]):
         missing = [k for k in REQUIRED_KEYS if not isinstance(c, dict) or k not in c]
         if missing:

@@ -91,26 +91,9 @@ def _upgrade_v1(report: dict) -> dict:
 
 def read_report(path) -> dict:
     """``report.json`` of any supported format version, as the current version (see the module docstring)."""
-    import json
-    from pathlib import Path
+    from ..fileio.versioned_json import read_versioned_json
 
-    from ..errors import PosteoInputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise PosteoInputError(path, "report file not found")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise PosteoInputError(path, f"not a readable JSON report ({exc})") from None
-    if not isinstance(report, dict) or not isinstance(report.get("screws", []), list):
-        raise PosteoInputError(path, "not a PercutaneousOsteosynthesis report (no screws list)")
-    version = report.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise PosteoInputError(path, f"report format_version must be an integer >= 1, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise PosteoInputError(path, f"report format {version} was written by a newer PercutaneousOsteosynthesis (this one reads "
-                                     f"up to {FORMAT_VERSION}): update the extension")
+    report, version = read_versioned_json(path, "report", "screws", FORMAT_VERSION, list_required=False)
     return _upgrade_v1(report) if version == 1 else report
 
 
