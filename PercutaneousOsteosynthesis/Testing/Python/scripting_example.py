@@ -25,3 +25,7 @@ print(session.guidance("left neck")["skin_to_tip_mm"], "mm skin to tip")
 out_dir = tempfile.mkdtemp(prefix="posteo-plan-")
 files = session.export(out_dir)             # plan.mrk.json, report.json, screws/, bone.seg.nrrd, ...
 print(sorted(files))
+
+corridors = session.find_corridors()        # every named osseous fixation pathway, the widest safe screw in each
+print([(c.label, round(c.width_mm, 1), c.implant_id) for c in corridors if c.found])
+# session.accept_corridor("right femoral neck") would add that corridor's screw to the plan

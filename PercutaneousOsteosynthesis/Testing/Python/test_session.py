@@ -52,6 +52,7 @@ def test_scripting_example(phantom):
         report = json.loads((out / "report.json").read_text())
         (entry,) = report["screws"]
         assert entry["name"] == "left neck" and entry["grade"] == checks["grade"]
+        assert {c.label for c in ns["corridors"] if c.found} >= {"left femoral neck", "right femoral neck"}
         assert np.allclose(entry["entry_lps"], truth_path["entry_lps"], atol=1e-6)
         assert np.allclose(entry["tip_lps"], truth_path["tip_lps"], atol=1e-6)
         for name in ("plan.mrk.json", "plan.seg.nrrd", "screws/left_neck.vtk", "screws/left_neck.stl"):
