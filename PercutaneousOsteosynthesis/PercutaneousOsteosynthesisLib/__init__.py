@@ -31,6 +31,7 @@ _API = {
     "build_bone_model": "bone.model", "BoneModel": "bone.model", "BoneParameters": "bone.model",
     "Screw": "screws.screw", "default_catalog": "screws.implants", "screw_from_implant": "screws.implants",
     "check_screw": "screws.clearance", "suggest_trajectories": "screws.suggest", "compute_guidance": "screws.guidance",
+    "find_corridors": "corridors.find",
     "segment_lesion": "lesions.segmentation", "simulate_cement": "lesions.cement",
     "Plan": "plan.model", "LesionSeed": "plan.model", "CementInjection": "plan.model",
     "load_plan": "plan.markups", "save_plan": "plan.markups", "run_plan": "plan.runner",
