@@ -17,7 +17,8 @@ def main() -> None:
     from PercutaneousOsteosynthesisLib.corridors.find import find_corridors
     from PercutaneousOsteosynthesisLib.corridors.landmarks import find_landmarks
     from PercutaneousOsteosynthesisLib.corridors.pathways import BY_NAME, search_region
-    from PercutaneousOsteosynthesisLib.corridors.search import _disc, _lines, find_widest_line, score_lines
+    from PercutaneousOsteosynthesisLib.corridors.search import _lines, find_widest_line, score_lines
+    from PercutaneousOsteosynthesisLib.geometry.vectors import disc_offsets
     from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 
     for label, kwargs in (("phantom 1 mm", {}), ("elderly phantom 1 mm", {"preset": "elderly"})):
@@ -44,8 +45,8 @@ def main() -> None:
         ours = find_widest_line(region, depth)
         t_ours = time.perf_counter() - t
         t = time.perf_counter()
-        offsets = _disc(region.half_width_mm, 1.0)
-        tilts = _disc(np.tan(np.radians(region.cone_deg)), np.tan(np.radians(1.0)))
+        offsets = disc_offsets(region.half_width_mm, 1.0)
+        tilts = disc_offsets(np.tan(np.radians(region.cone_deg)), np.tan(np.radians(1.0)))
         best = -np.inf
         for tilt in tilts:
             p, d = _lines(region, offsets, np.repeat(tilt[None], len(offsets), axis=0))

@@ -136,9 +136,10 @@ def main() -> int:
     imp = cat.find(6.5, s0.length_mm)
     s0 = s0.with_points(s0.entry_lps, s0.tip_lps)
     s0.implant_id = imp.id
+    from PercutaneousOsteosynthesisLib.geometry.vectors import disc_offsets
     from PercutaneousOsteosynthesisLib.screws import suggest as sg
 
-    n_cand = len(sg._disc_offsets(5.0, 1.25)) * len(sg._cone_directions(s0.direction_lps, 10.0, 6, 36))
+    n_cand = len(disc_offsets(5.0, 1.25)) * len(sg._cone_directions(s0.direction_lps, 10.0, 6, 36))
     times = []
     for _ in range(3):
         t = time.perf_counter()

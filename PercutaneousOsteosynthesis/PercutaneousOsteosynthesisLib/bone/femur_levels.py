@@ -17,15 +17,6 @@ BIN_MM = 2.0
 SUBTROCHANTERIC_MM = 50.0  # the subtrochanteric femur: this far below the lesser trochanter
 
 
-def femur_points_lps(bone, comp: dict) -> np.ndarray:
-    """LPS centres of the component's voxels (needs ``bone.component_labels``)."""
-    if bone.component_labels is None:
-        return np.zeros((0, 3))
-    box = comp["box"]
-    kji = np.argwhere(bone.component_labels[box] == comp["label"]) + [s.start for s in box]
-    return bone.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
-
-
 def cross_section_areas(points_lps: np.ndarray, voxel_volume_mm3: float) -> tuple[np.ndarray, np.ndarray]:
     """(z centres of BIN_MM bins, horizontal cross-section area in mm^2) of a set of voxel centres."""
     z = points_lps[:, 2]
@@ -36,7 +27,7 @@ def cross_section_areas(points_lps: np.ndarray, voxel_volume_mm3: float) -> tupl
 
 def trochanteric_end_z_lps(bone, comp: dict, head_centre_z_lps: float) -> float | None:
     """See the module docstring."""
-    pts = femur_points_lps(bone, comp)
+    pts = bone.component_points_lps(comp)
     if len(pts) == 0:
         return None
     zc, area = cross_section_areas(pts, bone.geometry.voxel_volume_mm3)

@@ -125,6 +125,14 @@ class BoneModel:
         out[inside] = self.labels[kji[inside, 0], kji[inside, 1], kji[inside, 2]]
         return out
 
+    def component_points_lps(self, comp: dict) -> np.ndarray:
+        """LPS centres of the voxels of one component (a dict of ``components``; none without ``component_labels``)."""
+        if self.component_labels is None:
+            return np.zeros((0, 3))
+        box = comp["box"]
+        kji = np.argwhere(self.component_labels[box] == comp["label"]) + [s.start for s in box]
+        return self.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+
     def component_of_voxels(self, mask: np.ndarray) -> dict | None:
         """The component (a dict of ``components``) holding most of the voxels of ``mask`` ([k, j, i] on this grid), or
         None when none of them lies in a component."""

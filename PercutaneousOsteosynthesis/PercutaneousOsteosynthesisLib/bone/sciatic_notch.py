@@ -48,9 +48,7 @@ def notch_points_lps(bone, comp: dict, head_centre_lps) -> tuple[np.ndarray, np.
     """(LPS points, their distance to the bone in mm) of the greater sciatic notch of the hip bone ``comp`` (a
     component dict of ``bone``); empty arrays when no bay of its lateral view qualifies."""
     g = bone.geometry
-    box = comp["box"]
-    kji = np.argwhere(bone.component_labels[box] == comp["label"]) + [s.start for s in box]
-    pts = g.ijk_to_lps(kji[:, ::-1].astype(float))
+    pts = bone.component_points_lps(comp)
     margin = CLOSING_RADIUS_MM + 3.0 * VIEW_GRID_MM
     sil, origin = _lateral_view(pts, margin)
     bays = _disc_closing(sil, CLOSING_RADIUS_MM) & ~sil

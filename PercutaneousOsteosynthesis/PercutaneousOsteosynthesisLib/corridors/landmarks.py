@@ -70,9 +70,7 @@ def hip_bone_points_lps(bone, side: str, midline_x: float, head_centre_lps) -> n
     use = comp or ring
     if use is None:
         return None
-    box = use["box"]
-    kji = np.argwhere(bone.component_labels[box] == use["label"]) + [s.start for s in box]
-    pts = bone.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+    pts = bone.component_points_lps(use)
     if comp is None:  # a pelvic ring: this side of the midline, without the sacrum
         dx = sign_of(side) * (pts[:, 0] - midline_x)
         sacrum = (dx < RING_LATERAL_MM) & (pts[:, 1] > head_centre_lps[1] + SACRUM_BEHIND_MM)

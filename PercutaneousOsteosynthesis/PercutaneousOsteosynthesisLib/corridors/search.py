@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry.vectors import disc_offsets, perpendicular_frame
+
 ENTRY_ZONE_MAX_MM = 10.0
 COARSE_STEP_MM = 2.0
 COARSE_ANGLE_DEG = 3.0
@@ -42,7 +44,7 @@ RISE_TOL_MM = 1e-3
 @dataclass(frozen=True)
 class TipRule:
     """Where the tip of a line lies: ``kind`` "run" (the exit of the bone run, less ``back_off_mm``), "plane" (the
-    crossing of the plane through ``point_lps`` with normal ``normal_lps``, plus ``beyond_mm``) or "sphere" (the far
+    crossing of the plane through ``point_lps`` with normal ``normal_lps``) or "sphere" (the far
     crossing of the sphere of ``radius_mm`` around ``point_lps``)."""
 
     kind: str = "run"
@@ -50,7 +52,6 @@ class TipRule:
     normal_lps: tuple = (1.0, 0.0, 0.0)
     radius_mm: float = 0.0
     back_off_mm: float = 0.0
-    beyond_mm: float = 0.0
     measure_back_mm: float = 0.0  # "sphere": the width is measured over this length before the centre (0: all)
     measure_length_mm: float = 0.0  # "run": the width is measured over this length from the entry (0: to the exit)
 
@@ -64,7 +65,7 @@ class TipRule:
             dn = d @ n
             with np.errstate(divide="ignore", invalid="ignore"):
                 s = ((q - p) @ n) / dn
-            return np.where(np.abs(dn) > 1e-6, s + self.beyond_mm, np.nan)
+            return np.where(np.abs(dn) > 1e-6, s, np.nan)
         w = p - q  # |w + s d|^2 = r^2 -> s^2 + 2 (w.d) s + |w|^2 - r^2 = 0; far root
         b = np.einsum("ij,ij->i", w, d)
         disc = b * b - (np.einsum("ij,ij->i", w, w) - self.radius_mm ** 2)
@@ -105,14 +106,6 @@ class LineResult:
     @property
     def length_mm(self) -> float:
         return float(self.tip_s - self.entry_s)
-
-
-def perpendicular_frame(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors e1, e2 perpendicular to the unit vector ``u`` (e1 x e2 = u)."""
-    helper = np.array([1.0, 0.0, 0.0]) if abs(u[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(helper, u)
-    e1 /= np.linalg.norm(e1)
-    return e1, np.cross(u, e1)
 
 
 def _zone_end(depth: np.ndarray, start: np.ndarray, s: np.ndarray, forward: bool) -> np.ndarray:
@@ -202,19 +195,12 @@ def _lines(region: SearchRegion, offsets: np.ndarray, tilts: np.ndarray):
     return p, d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
-def _disc(radius: float, step: float) -> np.ndarray:
-    g = np.arange(-radius, radius + 1e-9, step)
-    x, y = np.meshgrid(g, g, indexing="ij")
-    keep = x ** 2 + y ** 2 <= radius ** 2 + 1e-9
-    return np.column_stack([x[keep], y[keep]])
-
-
 def find_widest_line(region: SearchRegion, depth_fn, nogo_fn=None, coarse_step_mm: float = COARSE_STEP_MM,
                      coarse_angle_deg: float = COARSE_ANGLE_DEG, fine_depth_fn=None) -> LineResult | None:
     """The line of the region with the best score (see module doc), or None when no line has a valid bone run;
     ``fine_depth_fn`` (default ``depth_fn``): a more exact depth for the pattern search and the result."""
-    offsets = _disc(region.half_width_mm, coarse_step_mm)
-    tilts = _disc(np.tan(np.radians(region.cone_deg)), np.tan(np.radians(coarse_angle_deg)))
+    offsets = disc_offsets(region.half_width_mm, coarse_step_mm)
+    tilts = disc_offsets(np.tan(np.radians(region.cone_deg)), np.tan(np.radians(coarse_angle_deg)))
     oi, ti = np.meshgrid(np.arange(len(offsets)), np.arange(len(tilts)), indexing="ij")
     off, tilt = offsets[oi.ravel()], tilts[ti.ravel()]
     best = np.full(len(off), -np.inf)

@@ -16,6 +16,22 @@ def unit(v, what: str = "direction") -> np.ndarray:
     return a / n
 
 
+def perpendicular_frame(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors e1, e2 perpendicular to the unit vector ``u``, with e1 x e2 = u."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(u[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(helper, u)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(u, e1)
+
+
+def disc_offsets(radius: float, spacing: float) -> np.ndarray:
+    """(n, 2) points of a square grid of ``spacing`` inside the disc of ``radius`` around 0 (the centre included)."""
+    g = np.arange(-radius, radius + 1e-9, spacing)
+    x, y = np.meshgrid(g, g, indexing="ij")
+    keep = x ** 2 + y ** 2 <= radius ** 2 + 1e-9
+    return np.column_stack([x[keep], y[keep]])
+
+
 def sphere_directions(n: int) -> np.ndarray:
     """``n`` unit vectors spread evenly over the sphere (Fibonacci lattice)."""
     i = np.arange(n) + 0.5

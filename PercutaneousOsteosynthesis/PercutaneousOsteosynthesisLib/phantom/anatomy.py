@@ -19,6 +19,7 @@ from .shapes import (
     RoundBox,
     Sphere,
     frame,
+    surface_foot,
     union_bounds,
     union_sdf,
 )
@@ -75,14 +76,12 @@ class Anatomy:
         u = d.min(axis=0)
         ok = u >= 0
         k = d.argmin(axis=0)
-        eps = 1e-4
         for idx, s in enumerate(shapes):
             sel = (~ok) & (k == idx)
             if not sel.any():
                 continue
             q = p[sel]
-            g = np.stack([(s.sdf(q + eps * e) - s.sdf(q - eps * e)) / (2 * eps) for e in np.eye(3)], axis=-1)
-            foot = q - s.sdf(q)[:, None] * g
+            foot = surface_foot(s, q)
             others = [o for j, o in enumerate(shapes) if j != idx]
             inside_other = (union_sdf(others, foot) < 1e-3) if others else np.zeros(len(q), bool)
             ok[sel] = ~inside_other

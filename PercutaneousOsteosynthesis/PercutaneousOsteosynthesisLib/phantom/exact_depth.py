@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .shapes import union_sdf
+from .shapes import surface_foot, union_sdf
 
 GRID_MM = 0.7
 SHELL_MM = 0.7
-_EPS = 1e-4
 
 
 def _feet(shape) -> np.ndarray:
@@ -31,8 +30,7 @@ def _feet(shape) -> np.ndarray:
         p, d = p[np.abs(d) < SHELL_MM], d[np.abs(d) < SHELL_MM]
         if len(p) == 0:
             continue
-        g = np.stack([(shape.sdf(p + _EPS * e) - shape.sdf(p - _EPS * e)) / (2 * _EPS) for e in np.eye(3)], axis=-1)
-        out.append(p - d[:, None] * g)
+        out.append(surface_foot(shape, p))
     return np.vstack(out) if out else np.zeros((0, 3))
 
 

@@ -120,6 +120,13 @@ class CupShell(Shape):
         return c - self.outer, c + self.outer
 
 
+def surface_foot(shape: Shape, p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    """The nearest points of ``shape``'s surface to points ``p`` (N, 3): each moved along the gradient of the exact
+    signed distance (central differences of ``eps`` mm) by minus that distance."""
+    g = np.stack([(shape.sdf(p + eps * e) - shape.sdf(p - eps * e)) / (2 * eps) for e in np.eye(3)], axis=-1)
+    return p - shape.sdf(p)[:, None] * g
+
+
 def union_sdf(shapes, p: np.ndarray) -> np.ndarray:
     """Minimum of the shapes' signed distances at points ``p`` (N, 3)."""
     out = np.full(p.shape[:-1], np.inf)

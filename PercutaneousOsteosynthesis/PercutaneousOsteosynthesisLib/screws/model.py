@@ -20,6 +20,7 @@ import numpy as np
 import vtk
 from vtk.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 
+from ..geometry.vectors import perpendicular_frame
 from .screw import Screw
 
 HEAD_DIAMETER_FACTOR = 1.6
@@ -75,21 +76,13 @@ def screw_profile(screw: Screw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a[:, 0], a[:, 1], a[:, 2].astype(np.int8)
 
 
-def _perpendicular_frame(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors e1, e2 with e1 x e2 = u."""
-    helper = np.array([1.0, 0.0, 0.0]) if abs(u[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(helper, u)
-    e1 /= np.linalg.norm(e1)
-    return e1, np.cross(u, e1)
-
-
 def screw_polydata_lps(screw: Screw, resolution: int = 24) -> vtk.vtkPolyData:
     """Closed, outward-oriented triangle surface of the screw in LPS mm, with normals and a ``part`` array."""
     n = max(3, int(resolution))
     s, rad, part = screw_profile(screw)
     m = len(s)
     u = screw.direction_lps
-    e1, e2 = _perpendicular_frame(u)
+    e1, e2 = perpendicular_frame(u)
     theta = 2.0 * np.pi * np.arange(n) / n
     circle = np.cos(theta)[:, None] * e1 + np.sin(theta)[:, None] * e2  # (n, 3)
     rings = screw.entry_lps + s[:, None, None] * u + rad[:, None, None] * circle[None]  # (m, n, 3)

@@ -24,9 +24,9 @@ import numpy as np
 
 from ..bone.model import BoneModel
 from ..errors import PosteoInputError
+from ..geometry.vectors import disc_offsets, perpendicular_frame
 from .clearance import ScrewCheck, check_screw, entry_zone_start, validate_screw
 from .implants import default_catalog
-from .model import _perpendicular_frame
 from .screw import Screw
 
 CLEARANCE_WEIGHT = 5.0  # mm of screw length worth one mm of clearance
@@ -46,15 +46,8 @@ class Suggestion:
                 "entry_shift_mm": self.entry_shift_mm, "angle_deg": self.angle_deg, **self.check.to_dict(profile=False)}
 
 
-def _disc_offsets(radius: float, spacing: float) -> np.ndarray:
-    g = np.arange(-radius, radius + 1e-9, spacing)
-    x, y = np.meshgrid(g, g, indexing="ij")
-    keep = x ** 2 + y ** 2 <= radius ** 2 + 1e-9
-    return np.column_stack([x[keep], y[keep]])
-
-
 def _cone_directions(u: np.ndarray, cone_deg: float, n_rings: int, per_ring: int) -> np.ndarray:
-    e1, e2 = _perpendicular_frame(u)
+    e1, e2 = perpendicular_frame(u)
     dirs = [u]
     for r in range(1, n_rings + 1):
         a = np.radians(cone_deg) * r / n_rings
@@ -100,8 +93,8 @@ def suggest_trajectories(screw: Screw, bone: BoneModel, catalog=None, margin_mm:
     longest = max(screw.length_mm + max_extra_length_mm, 1.3 * screw.length_mm)
     lengths = lengths[lengths <= max(longest, lengths.min())]
     u = screw.direction_lps
-    e1, e2 = _perpendicular_frame(u)
-    off = _disc_offsets(float(entry_radius_mm), float(entry_spacing_mm)) if entry_radius_mm > 0 else np.zeros((1, 2))
+    e1, e2 = perpendicular_frame(u)
+    off = disc_offsets(float(entry_radius_mm), float(entry_spacing_mm)) if entry_radius_mm > 0 else np.zeros((1, 2))
     entries = screw.entry_lps + off[:, :1] * e1 + off[:, 1:] * e2
     dirs = _cone_directions(u, float(cone_deg), n_rings, per_ring) if cone_deg > 0 else u[None]
     ce = np.repeat(entries, len(dirs), axis=0)

@@ -74,7 +74,7 @@ class Findings:
         """Reslice plane of the probe's-eye view: ``(normal, transverse, point)`` in RAS, the normal along the
         screw (entry to tip), the point ``fraction`` (0..1) of the way from the skin entry (or the screw's entry
         when ``from_skin`` is False or the skin is not found) to the tip."""
-        from ..screws.model import _perpendicular_frame
+        from ..geometry.vectors import perpendicular_frame
 
         entry, tip = self.screw_points_lps(name)
         start = entry
@@ -85,5 +85,5 @@ class Findings:
                 start = entry
         f = min(max(float(fraction), 0.0), 1.0)
         u = (tip - entry) / np.linalg.norm(tip - entry)
-        e1, _ = _perpendicular_frame(u)
+        e1, _ = perpendicular_frame(u)
         return lps_to_ras(u), lps_to_ras(e1), lps_to_ras(start + f * (tip - start))

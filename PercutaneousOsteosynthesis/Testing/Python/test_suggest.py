@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
+from PercutaneousOsteosynthesisLib.geometry.vectors import perpendicular_frame
 from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
 from PercutaneousOsteosynthesisLib.screws.implants import default_catalog, screw_from_implant
-from PercutaneousOsteosynthesisLib.screws.model import _perpendicular_frame
 from PercutaneousOsteosynthesisLib.screws.suggest import suggest_trajectories
 
 
@@ -18,7 +18,7 @@ def _poor_neck_screw(truth):
     p = truth["screw_paths"][0]  # the safe femoral neck path
     e, t = np.array(p["entry_lps"]), np.array(p["tip_lps"])
     u = (t - e) / np.linalg.norm(t - e)
-    e1, e2 = _perpendicular_frame(u)
+    e1, e2 = perpendicular_frame(u)
     d = np.cos(np.radians(8.0)) * u + np.sin(np.radians(8.0)) * e1  # tilted 8 degrees, entry 6 mm off
     entry = e + 6.0 * e2
     return screw_from_implant("neck", default_catalog().get("CS-7.3-T16-090"), entry, entry + 70.0 * d)
