@@ -174,3 +174,20 @@ def cmd_check(args) -> int:
     from ..plan.markups import load_plan
 
     return _run_and_report(args, load_plan(args.plan))
+
+
+def cmd_serve(args) -> int:
+    """The web planner (``PercutaneousOsteosynthesisWeb``, installed with the web extra) on a CT or the phantom."""
+    import importlib
+
+    from ..fileio.volume import read_ct
+
+    try:
+        web = importlib.import_module("PercutaneousOsteosynthesisWeb.app")
+    except ImportError as exc:
+        raise PosteoInputError("posteo serve", f"the web planner needs the web extra ({exc}): pip install -e '.[web]'") from exc
+    if args.ct and args.phantom:
+        raise PosteoInputError("posteo serve", "give a CT or --phantom, not both")
+    ct = read_ct(args.ct) if args.ct else None  # a bad file is refused before the server starts
+    return web.serve(ct=ct, phantom=args.phantom, port=args.port, host=args.host, out_dir=args.out,
+                     phantom_options={"preset": args.preset})

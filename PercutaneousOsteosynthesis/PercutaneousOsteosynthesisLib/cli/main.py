@@ -13,10 +13,11 @@ import time
 from .. import __version__
 from ..errors import PosteoInputError
 from ..phantom.anatomy import CLOSABLE_PATHWAYS
+from ..phantom.ct import PRESETS as PHANTOM_PRESETS
 from ..screws.guidance import PATIENT_POSITIONS
 from ..screws.roles import ROLES
 from .args import SCREW_FORMAT
-from .commands import cmd_bone, cmd_check, cmd_corridors, cmd_demo, cmd_phantom, cmd_plan, cmd_report
+from .commands import cmd_bone, cmd_check, cmd_corridors, cmd_demo, cmd_phantom, cmd_plan, cmd_report, cmd_serve
 
 
 def _add_bone_options(p):
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=float, default=1.0, help="voxel size in mm (default 1)")
     p.add_argument("--direction", choices=["identity", "flipped", "oblique"], default="oblique")
     p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone (= --preset osteoporotic)")
-    p.add_argument("--preset", choices=("default", "osteoporotic", "elderly"), default=None,
+    p.add_argument("--preset", choices=sorted(PHANTOM_PRESETS), default=None,
                    help="bone of the phantom; elderly: 1 mm cortex, 90 HU cancellous bone, fatty marrow, 30 HU lytic lesions")
     p.add_argument("--corridors", action="store_true", help="add the osseous fixation pathways to the truth (about a minute)")
     p.add_argument("--closed-pathway", choices=CLOSABLE_PATHWAYS, default=None,
@@ -91,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.html (and report.pdf) of a plan folder written by plan/check/demo")
     p.add_argument("plan_dir", help="the plan folder (holds report.json)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serve", help="the planner in a web browser (needs the web extra: pip install -e '.[web]')")
+    p.add_argument("ct", nargs="?", help="CT in HU to open (NRRD, NIfTI, MHA or a DICOM series folder)")
+    p.add_argument("--phantom", action="store_true", help="open the built-in CT phantom")
+    p.add_argument("--preset", choices=sorted(PHANTOM_PRESETS), default="default", help="phantom preset (default: default)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--host", default="localhost", help="address to listen on (default localhost; 0.0.0.0 for the network)")
+    p.add_argument("--out", default="posteo-web", help="folder where plans are saved (default ./posteo-web)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="run the whole workflow on the built-in phantom")
     p.add_argument("--out", default="posteo-demo", help="output folder (default ./posteo-demo)")

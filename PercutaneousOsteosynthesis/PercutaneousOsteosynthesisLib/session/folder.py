@@ -13,6 +13,7 @@ MARGIN_ATTRIBUTE = ATTRIBUTE_PREFIX + "MarginMm"
 class NodeRole:
     """The roles of the nodes in a session folder (the value of ``ROLE_ATTRIBUTE``)."""
 
+    CT = "ct"  # a CT the session read itself (e.g. uploaded to the web planner)
     PHANTOM_CT = "phantomCt"
     BONE_MODEL = "boneModel"
     SCREW = "screw"

@@ -160,11 +160,18 @@ class PlanningSession(ScrewSet, Findings, LesionsAndCement, Corridors, Bundle):
 
     def load_phantom(self, progress=None, name: str = "PelvisPhantom", **kwargs):
         """Render the synthetic phantom into a new volume node of the folder; returns the node (truth in ``self.truth``)."""
-        from ..fileio.nodes import volume_node_from_ct
         from ..phantom.ct import make_phantom
 
         ct, truth = make_phantom(progress=progress, **kwargs)
-        node = self.folder.adopt(volume_node_from_ct(ct, self.scene, name=name), NodeRole.PHANTOM_CT)
+        return self.add_ct_volume(ct, name, truth)
+
+    def add_ct_volume(self, ct, name: str = "CT", truth=None):
+        """Show an already read ``CTVolume`` (e.g. read in a worker thread) in a new volume node of the folder and use
+        it as the plan's CT (``truth``: the phantom's, when it is one); returns the node."""
+        from ..fileio.nodes import volume_node_from_ct
+
+        role = NodeRole.CT if truth is None else NodeRole.PHANTOM_CT
+        node = self.folder.adopt(volume_node_from_ct(ct, self.scene, name=name), role)
         self.set_ct_volume(ct, node, truth)
         return node
 

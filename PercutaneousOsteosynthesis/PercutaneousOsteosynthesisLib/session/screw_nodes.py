@@ -116,3 +116,4 @@ def show_model(model_node, screw, grade: str) -> None:
         model_node.CreateDefaultDisplayNodes()
         display = model_node.GetDisplayNode()
     display.SetColor(*grade_rgb(grade))
+    display.SetVisibility2D(True)  # the screw's outline in the slice views, in the grade's colour

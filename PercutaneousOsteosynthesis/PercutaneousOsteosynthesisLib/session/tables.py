@@ -16,6 +16,7 @@ LESION_COLUMNS = ("Name", "Volume (mL)", "Type", "Breakthrough", "Mirels", "Frac
 CEMENT_COLUMNS = ("Name", "Volume (mL)", "Lesion fill", "Leak risk")
 CORRIDOR_COLUMNS = ("Pathway", "Width (mm)", "Screw", "Min clearance (mm)", "Grade", "Skin to tip (mm)", "Gantry tilt (deg)",
                     "No safe corridor: why")
+CORRIDOR_GRADE_COLUMN = CORRIDOR_COLUMNS.index("Grade")
 GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin to tip (mm)", "Gantry tilt (deg)",
                     "Double oblique", "In-plane angle (deg)", "Table position (mm)", "C-arm cranio-caudal (deg)",
                     "C-arm LAO/RAO (deg)", "C-arm progress view LAO/RAO (deg)")

@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 LIB = REPO / "PercutaneousOsteosynthesis" / "PercutaneousOsteosynthesisLib"
+WEB = REPO / "PercutaneousOsteosynthesis" / "PercutaneousOsteosynthesisWeb"
 PKG = LIB.name
 MAX_LIB_LINES = 400
 
@@ -122,10 +123,39 @@ def test_lib_is_in_subpackages():
         assert (sub / "__init__.py").is_file(), f"{sub} has no __init__.py"
 
 
-@pytest.mark.parametrize("path", sorted(LIB.rglob("*.py")), ids=lambda p: p.relative_to(LIB).as_posix())
+@pytest.mark.parametrize("path", sorted(LIB.rglob("*.py")) + sorted(WEB.rglob("*.py")),
+                         ids=lambda p: p.relative_to(LIB.parent).as_posix())
 def test_lib_files_are_small(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
-    assert n <= MAX_LIB_LINES, f"{path.relative_to(LIB)} has {n} lines (at most {MAX_LIB_LINES}): split it by concept"
+    assert n <= MAX_LIB_LINES, f"{path.relative_to(LIB.parent)} has {n} lines (at most {MAX_LIB_LINES}): split it by concept"
+
+
+def _top_imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_the_lib_never_imports_a_front_end():
+    """The core stays GUI-free: no Qt, no trame, no web package (``posteo serve`` loads it by name, lazily)."""
+    front_ends = {"qt", "ctk", "trame", "trame_slicer", "trame_server", "trame_vuetify", "PercutaneousOsteosynthesisWeb"}
+    found = {p.relative_to(LIB).as_posix(): sorted(_top_imports(p) & front_ends) for p in LIB.rglob("*.py")}
+    assert not {k: v for k, v in found.items() if v}
+
+
+def test_the_web_package_holds_no_planning_logic():
+    """The web planner calls the Lib's session; it never imports the Lib's computing packages directly, except to
+    read a file or render the phantom on a worker thread."""
+    allowed = {"errors", "palette", "session", "fileio", "report", "geometry", "phantom", "bone"}
+    for path in WEB.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PKG + "."):
+                sub = node.module.split(".")[1]
+                assert sub in allowed, f"{path.name} imports {node.module}: planning logic belongs in the Lib's session"
 
 
 def _declared() -> set[str]:
