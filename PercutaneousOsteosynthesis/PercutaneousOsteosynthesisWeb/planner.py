@@ -56,7 +56,7 @@ class Planner:
         self.placement = Placement(self.scene, slicer_app.markups_logic, self._on_placed,
                                    defer=lambda fn: asyncio.get_running_loop().call_soon(fn))
         self.steps = BackgroundSteps(self.state, self.data, self.show_error)
-        self.bone_surface_node = None
+        self.bone_nodes = []  # views.show_bone's outline and surface
         self.data.out_dir = str(Path(out_dir).resolve())
         self.data.screw_columns, self.data.guidance_columns = list(tables.SCREW_COLUMNS), list(tables.GUIDANCE_COLUMNS)
         self.data.lesion_columns = list(tables.LESION_COLUMNS[:-1])
@@ -119,7 +119,7 @@ class Planner:
     def _use_ct(self, ct, name: str, truth=None) -> None:
         self.placement.cancel()
         self.session.remove()  # a new CT starts a new plan
-        self.bone_surface_node = None
+        self.bone_nodes = []
         node = self.session.add_ct_volume(ct, name=name, truth=truth)
         views.show_ct(self.slicer_app, node)
         self.data.has_ct, self.data.has_bone = True, False
@@ -139,14 +139,13 @@ class Planner:
         def work(progress):
             bone = build_bone_model(ct, progress=progress)
             progress(1.0, "surface for the 3D view")
-            return bone, views.bone_surface_ras(bone)  # computed here rather than on the server thread
+            return bone, views.bone_surfaces_ras(bone)  # computed here rather than on the server thread
 
         def then(result):
-            bone, surface = result
+            bone, surfaces = result
             with self.state:
                 self.session.set_bone_model(bone)
-                self.bone_surface_node = views.show_bone(self.slicer_app, self.scene, surface, self.session.bone_node,
-                                                         self.bone_surface_node)
+                self.bone_nodes = views.show_bone(self.slicer_app, self.scene, surfaces, self.session.bone_node, self.bone_nodes)
                 self.data.has_bone = True
                 self._refresh()
                 volumes = ", ".join(f"{k} {v:.0f} mL" for k, v in bone.volumes_ml().items())
@@ -158,7 +157,7 @@ class Planner:
     @shown
     def show_bone_in_3d(self, visible) -> None:
         self.data.bone_in_3d = bool(visible)
-        views.set_visible_3d(self.bone_surface_node, visible)
+        views.set_visible_3d(self.bone_nodes, visible)
 
     @shown
     def set_margin(self, value) -> None:

@@ -17,7 +17,6 @@ TABLE_STYLE = """
 .po-table th, .po-table td { border: 1px solid #555; padding: 2px 4px; text-align: left; }
 .po-table tr.po-row { cursor: pointer; }
 .po-table tr.po-selected { outline: 2px solid #4fc3f7; }
-.po-table tr[data-grade="breach"] td { color: #000; }
 """
 
 
@@ -37,7 +36,8 @@ def _table(columns: str, rows: str, key: str = "", grade_column: int | None = No
                 html.Th("")
         row_attrs = {"v_for": f"row in {rows}", "key": "row.key", "classes": "po-row",
                      "__properties": [("data_grade", "data-grade"), ("data_key", "data-key")],
-                     "data_grade": ("row.grade",), "data_key": ("row.key",), "style": ("{ background: row.bg || '' }",)}
+                     "data_grade": ("row.grade",), "data_key": ("row.key",),
+                 "style": ("row.bg ? { background: row.bg, color: '#000' } : {}",)}
         if select is not None:
             row_attrs["click"] = (select, "[row.key]")
         with html.Tr(**row_attrs):

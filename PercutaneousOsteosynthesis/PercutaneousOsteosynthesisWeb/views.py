@@ -1,4 +1,5 @@
-"""What the slice and 3D views show: the CT in a bone window, the bone surface in 3D, and the cursor position."""
+"""What the slice and 3D views show: the CT in a bone window, the bone model (outline in the slices, surface in 3D),
+and the cursor position."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from PercutaneousOsteosynthesisLib.palette import BONE_SURFACE_RGB
 from PercutaneousOsteosynthesisLib.report.probe_view import WINDOW_HU
 
 BONE_SURFACE_OPACITY = 1.0  # translucent surfaces draw nothing in offscreen (EGL) views; the page can hide it
-DISPLAY_TRIANGLES = 60_000  # the views are rendered in software on the server: every drag re-renders the 3D view
-SEGMENT_FILL_OPACITY = 0.2  # the CT's grey values stay readable under the bone model
+DISPLAY_TRIANGLES = 20_000  # the views are rendered in software on the server: every drag re-renders the 3D view
 LAYOUT = "Axial Primary"  # a large axial view beside 3D, coronal and sagittal
 
 
@@ -20,58 +20,75 @@ def show_ct(slicer_app, volume_node) -> None:
     slicer_app.display_manager.reset_views()
 
 
-def bone_surface_ras(bone):
-    """The bone model's closed surface in RAS with outward normals, decimated to ``DISPLAY_TRIANGLES`` for the 3D
-    view (display only: checks use the distance field).  Pure VTK: may run in a worker thread."""
+def _polydata_ras(polydata_lps, max_triangles: int | None = None):
+    """RAS copy of an LPS surface, decimated to ``max_triangles``, with outward normals and no scalars (coloured by
+    its display node, not by a lookup table).  Pure VTK: may run in a worker thread."""
     import vtk
 
-    surface = bone.surface_polydata_lps()
     flip = vtk.vtkTransform()
     flip.Scale(-1.0, -1.0, 1.0)  # LPS -> RAS
     to_ras = vtk.vtkTransformPolyDataFilter()
-    to_ras.SetInputData(surface)
+    to_ras.SetInputData(polydata_lps)
     to_ras.SetTransform(flip)
-    decimate = vtk.vtkQuadricDecimation()
-    decimate.SetInputConnection(to_ras.GetOutputPort())
-    decimate.SetTargetReduction(max(0.0, 1.0 - DISPLAY_TRIANGLES / max(1, surface.GetNumberOfPolys())))
-    decimate.VolumePreservationOn()
+    last = to_ras
+    if max_triangles is not None and polydata_lps.GetNumberOfPolys() > max_triangles:
+        last = vtk.vtkQuadricDecimation()
+        last.SetInputConnection(to_ras.GetOutputPort())
+        last.SetTargetReduction(1.0 - max_triangles / polydata_lps.GetNumberOfPolys())
+        last.VolumePreservationOn()
     normals = vtk.vtkPolyDataNormals()
-    normals.SetInputConnection(decimate.GetOutputPort())
+    normals.SetInputConnection(last.GetOutputPort())
     normals.ConsistencyOn()
     normals.AutoOrientNormalsOn()  # outward, so that the 3D view shows the front face's colour
     normals.SplittingOff()
     normals.Update()
-    surface = normals.GetOutput()
-    surface.GetPointData().SetScalars(None)  # coloured by the display node, not by a lookup table
-    surface.GetCellData().SetScalars(None)
-    return surface
+    out = normals.GetOutput()
+    out.GetPointData().SetScalars(None)
+    out.GetCellData().SetScalars(None)
+    return out
 
 
-def show_bone(slicer_app, scene, surface_ras, segmentation_node, previous=None):
-    """The bone model's segments as translucent overlays in the slices and its surface (``bone_surface_ras``) as a
-    translucent model in 3D; replaces ``previous`` (the previous surface node), returns the new one."""
+def bone_surfaces_ras(bone) -> tuple:
+    """(the bone model's surface at full resolution, for its outline in the slices; the same decimated to
+    ``DISPLAY_TRIANGLES`` for the 3D view), both RAS.  Display only: the checks use the distance field."""
+    surface = bone.surface_polydata_lps()
+    return _polydata_ras(surface), _polydata_ras(surface, DISPLAY_TRIANGLES)
+
+
+def show_bone(slicer_app, scene, surfaces_ras, segmentation_node, previous=()) -> list:
+    """The bone model as its exact outline in the slices and its decimated surface in 3D (``bone_surfaces_ras``);
+    the segmentation's own overlays stay hidden (they cost more to render than the rest of a slice view).
+    Replaces the ``previous`` nodes; returns the new ones ``[outline, surface]``."""
     segments = segmentation_node.GetDisplayNode()
     if segments is not None:
-        segments.SetOpacity2DFill(SEGMENT_FILL_OPACITY)
-        segments.SetVisibility3D(False)  # the surface below is lighter than the segments' own surfaces
-    if previous is not None and scene.IsNodePresent(previous):
-        scene.RemoveNode(previous)
-    node = scene.AddNewNodeByClass("vtkMRMLModelNode", "bone surface")
-    node.SetAndObservePolyData(surface_ras)
-    node.CreateDefaultDisplayNodes()
-    display = node.GetDisplayNode()
-    display.SetColor(*BONE_SURFACE_RGB)
-    display.SetOpacity(BONE_SURFACE_OPACITY)
-    display.SetVisibility2D(False)
+        segments.SetVisibility(False)
+    for node in previous or ():
+        if node is not None and scene.IsNodePresent(node):
+            scene.RemoveNode(node)
+    nodes = []
+    for name, polydata, in_2d in (("bone outline", surfaces_ras[0], True), ("bone surface", surfaces_ras[1], False)):
+        node = scene.AddNewNodeByClass("vtkMRMLModelNode", name)
+        node.SetAndObservePolyData(polydata)
+        node.CreateDefaultDisplayNodes()
+        display = node.GetDisplayNode()
+        display.SetColor(*BONE_SURFACE_RGB)
+        display.SetOpacity(BONE_SURFACE_OPACITY)
+        display.SetVisibility2D(in_2d)
+        display.SetVisibility3D(not in_2d)
+        display.SetSliceIntersectionThickness(2)
+        nodes.append(node)
     for view in slicer_app.view_manager.get_threed_views():
         view.reset_camera()
         view.reset_focal_point()
-    return node
+    return nodes
 
 
-def set_visible_3d(node, visible: bool) -> None:
-    if node is not None and node.GetDisplayNode() is not None:
-        node.GetDisplayNode().SetVisibility(bool(visible))
+def set_visible_3d(nodes, visible: bool) -> None:
+    """Show or hide the 3D surface of ``show_bone``'s nodes."""
+    for node in nodes or ():
+        display = node.GetDisplayNode() if node is not None else None
+        if display is not None and display.GetVisibility3D() != bool(visible) and node.GetName() == "bone surface":
+            display.SetVisibility3D(bool(visible))
 
 
 def observe_cursor(scene, callback) -> None:
