@@ -77,9 +77,37 @@ def test_place_drag_and_save_a_screw_in_the_browser(browser_page, anatomy):
     assert np.linalg.norm(screw.tip_lps - to_lps(*out_xy)) < 2.0 * mm_per_pixel + 0.5
     report = json.loads((tmp / "out" / "report.json").read_text())
     assert [s["grade"] for s in report["screws"]] == ["breach"]
+    # open the saved plan again after removing the screw: the same screw, the same grade
+    planner.page.click('[data-table="screws"] tr.po-row[data-key="Screw 1"] button')
+    planner.page.wait_for_function("() => !document.querySelector('[data-table=\"screws\"] tr.po-row')")
+    planner.page.set_input_files("#po-plan-file", str(tmp / "out" / "plan.mrk.json"))
+    row = planner.wait_row("screws", "Screw 1", grade="breach")
+    assert float(row["cells"][4]) < 0.0
+
     shot = tmp / "web_planner.png"
     planner.page.screenshot(path=str(shot))
     shutil.copyfile(shot, tmp / "out" / "web_planner.png")
+
+
+def test_lesion_seed_and_cement_in_the_browser(browser_page, anatomy):
+    """A click on the phantom's contained lytic lesion segments it (truth: a 9 mm sphere, 3.05 mL); cement placed at
+    its centre is simulated at the volume typed in."""
+    planner, server, tmp = browser_page
+    page = planner.page
+    lesion = next(les for les in anatomy.lesions if not les.breaks_cortex)
+    x, y = planner.go_to_lps(lesion.center)
+    page.click("#po-place-lesion")
+    planner.click_view(x, y)
+    row = planner.wait_row("lesions", "Lesion 1", timeout_s=60)
+    truth_ml = 4.0 / 3.0 * np.pi * lesion.radius**3 / 1000.0
+    assert abs(float(row["cells"][1]) - truth_ml) <= 0.2 * truth_ml, (row, truth_ml)
+
+    page.get_by_label("Cement (mL)").fill("2")
+    page.click("#po-place-cement")
+    planner.click_view(x, y)
+    row = planner.wait_row("cement", "Cement 1", timeout_s=60)
+    assert abs(float(row["cells"][1]) - 2.0) <= 0.1, row
+    assert row["cells"][2] not in ("", "0 %"), row  # some of the lesion is filled
 
 
 def test_bad_input_in_the_browser_gives_a_message(browser_page, tmp_path):

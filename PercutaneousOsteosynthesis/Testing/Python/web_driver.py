@@ -165,15 +165,46 @@ class PlannerPage:
         m = CURSOR.search(self.page.inner_text("#po-cursor"))
         return (np.array([float(v) for v in m.groups()[:3]]), m.group(4)) if m else (None, self.page.inner_text("#po-cursor"))
 
-    def pixel_to_lps(self):
-        """The axial view's page pixel -> LPS map (affine, read off the data probe at three pixels)."""
+    def pixel_map(self):
+        """(cx, cy, p0, du, dv): the axial view's centre pixel, its LPS point and the LPS mm per page pixel along x
+        and y (the view is planar: an affine map), read off the data probe at three pixels."""
         box = self.axial_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         p0, _ = self.cursor_at(cx, cy)
         px, _ = self.cursor_at(cx + 100, cy)
         py, _ = self.cursor_at(cx, cy + 100)
-        du, dv = (px - p0) / 100.0, (py - p0) / 100.0
+        return cx, cy, p0, (px - p0) / 100.0, (py - p0) / 100.0
+
+    def pixel_to_lps(self):
+        """The axial view's page pixel -> LPS map."""
+        cx, cy, p0, du, dv = self.pixel_map()
         return lambda x, y: p0 + (x - cx) * du + (y - cy) * dv
+
+    def go_to_lps(self, target_lps, tolerance_mm: float = 0.6):
+        """Scroll the axial view (mouse wheel, one slice per notch) to the plane of ``target_lps``; returns its page
+        pixel (x, y) there."""
+        target = np.asarray(target_lps, float)
+        cx, cy, p0, du, dv = self.pixel_map()
+        normal = np.cross(du, dv)
+        normal /= np.linalg.norm(normal)
+        per_notch = None  # mm along the normal per wheel notch of +100
+        for i in range(300):
+            distance = float(np.dot(target - p0, normal))
+            if abs(distance) <= tolerance_mm:
+                break
+            sign = 1.0 if per_notch is None or distance / per_notch > 0 else -1.0
+            self.page.mouse.wheel(0, 100 * sign)
+            self.page.wait_for_timeout(80)
+            x = cx + (1.0 if i % 2 == 0 else 0.0)  # a new pixel, so that the readout changes
+            p1, _ = self.cursor_at(x, cy)
+            p1 = p1 - (x - cx) * du
+            if per_notch is None:
+                per_notch = float(np.dot(p1 - p0, normal))
+                if abs(per_notch) < 1e-3:
+                    raise AssertionError("the mouse wheel does not move the axial view's slice")
+            p0 = p1
+        uv, *_ = np.linalg.lstsq(np.column_stack([du, dv]), target - p0, rcond=None)
+        return float(cx + uv[0]), float(cy + uv[1])
 
     def rows(self, table: str) -> list[dict]:
         return self.page.evaluate("""(t) => Array.from(document.querySelectorAll(`[data-table="${t}"] tr.po-row`)).map(r => ({
