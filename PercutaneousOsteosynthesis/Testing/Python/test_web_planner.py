@@ -137,6 +137,17 @@ def test_bad_input_in_the_browser_gives_a_message(browser_page, tmp_path):
     assert [r["key"] for r in planner.rows("screws")] == ["Screw 1"]  # nothing half-placed
     assert np.all(np.isfinite(to_lps(*outside)))
 
+    # a real CT file uploaded from the browser opens a new plan (the 3 mm phantom, written as NRRD)
+    from PercutaneousOsteosynthesisLib.fileio.volume import write_image
+    from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
+
+    ct, _ = make_phantom(spacing=3.0, direction="identity")
+    path = write_image(tmp_path / "staging.nrrd", ct.array.astype(np.int16), ct.geometry)
+    page.set_input_files("#po-ct-file", str(path))
+    status = planner.wait_status("CT staging", timeout_s=60)
+    assert " x ".join(str(n) for n in ct.geometry.size) in status and "3 x 3 x 3 mm" in status
+    assert planner.rows("screws") == []
+
 
 def test_serve_refuses_bad_input_before_starting(tmp_path, capsys):
     from PercutaneousOsteosynthesisLib.cli.main import main
