@@ -67,6 +67,7 @@ def _pathway_names(wanted: list) -> set:
     from ..corridors.pathways import BY_NAME
 
     names = {w.split(" ", 1)[1] if w.split(" ", 1)[0] in ("left", "right") else w for w in wanted}
+    names = {n.removesuffix(" triad") if n == "femoral neck triad" else n for n in names}
     unknown = sorted(n for n in names if n not in BY_NAME)
     if unknown:
         raise PosteoInputError(f"--corridors {unknown[0]}", f"no such pathway; one of {', '.join(BY_NAME)}")
@@ -75,7 +76,8 @@ def _pathway_names(wanted: list) -> set:
 
 def _add_corridors(plan, ct, bone, wanted: list, quiet: bool) -> None:
     """Add the screws of the corridors found on the CT to the plan: those named in ``wanted`` (a pathway, e.g.
-    "S1 transsacral", or a pathway and side, "left femoral neck"; empty: all), except names the plan already has."""
+    "S1 transsacral", or a pathway and side, "left femoral neck"; "left femoral neck triad": its three parallel
+    screws; empty: all single corridors), except names the plan already has."""
     from ..corridors.find import find_corridors
     from .tables import print_corridor_table
 
@@ -83,9 +85,15 @@ def _add_corridors(plan, ct, bone, wanted: list, quiet: bool) -> None:
     with progress_bar("corridors", quiet) as bar:
         corridors = find_corridors(bone, ct, margin_mm=plan.margin_mm, names=names or None, progress=bar)
     chosen = [c for c in corridors if not wanted or c.label in wanted or c.name in wanted]
-    print_corridor_table(chosen)
+    triads = [c.triad for c in corridors if c.triad is not None and (c.triad.label in wanted or "femoral neck triad" in wanted)]
+    chosen = [c for c in chosen if not any(t.label == c.label + " triad" for t in triads)]
+    print_corridor_table(chosen + [c for c in corridors if c.triad in triads])
+    for t in triads:
+        if not t.found:
+            raise PosteoInputError(f"--corridors {t.label}", f"no safe triad: {t.reason}")
     taken = {s.name for s in plan.screws}
     plan.screws += [c.screw() for c in chosen if c.found and c.label not in taken]
+    plan.screws += [s for t in triads for s in t.screws if s.name not in taken]
 
 
 def _run_and_report(args, plan, corridors: list | None = None) -> int:

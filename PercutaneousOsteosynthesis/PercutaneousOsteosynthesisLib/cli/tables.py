@@ -65,3 +65,10 @@ def print_corridor_table(corridors) -> None:
         else:
             width = "" if c.width_mm is None else f"{c.width_mm:6.1f}"
             print(f"{c.label:<28} {width:>6} no safe corridor: {c.reason}")
+        t = c.triad if c.found else None
+        if t is not None and t.found:
+            lengths = "/".join(f"{s.length_mm:.0f}" for s in t.screws)
+            print(f"{t.label:<28} {'':>6} 3 x {t.screws[0].diameter_mm:.1f} x {lengths} mm, {t.spread_mm:.1f} mm apart "
+                  f"{t.min_clearance_mm:6.2f}  {t.grade}")
+        elif t is not None:
+            print(f"{t.label:<28} {'':>6} no safe triad: {t.reason}")

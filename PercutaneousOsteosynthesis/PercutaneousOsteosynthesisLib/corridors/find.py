@@ -20,7 +20,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 from vtk.util.numpy_support import vtk_to_numpy
 
+from ..bone.labels import METAL
 from ..errors import PosteoInputError
+from ..screws import roles
 from ..screws.clearance import check_screw, entry_zone_start
 from ..screws.implants import default_catalog
 from ..screws.screw import Screw
@@ -52,6 +54,7 @@ class Corridor:
     grade: str | None = None
     bicortical: bool = False
     guidance: dict | None = field(default=None, repr=False)
+    triad: object | None = field(default=None, repr=False)  # corridors.triad.Triad of a femoral-neck corridor
 
     @property
     def label(self) -> str:
@@ -75,7 +78,8 @@ class Corridor:
                 "entry_lps": pt(self.entry_lps), "tip_lps": pt(self.tip_lps), "corridor_tip_lps": pt(self.corridor_tip_lps),
                 "width_mm": num(self.width_mm), "narrowest_lps": pt(self.narrowest_lps), "diameter_mm": num(self.diameter_mm),
                 "length_mm": num(self.length_mm), "implant_id": self.implant_id, "min_clearance_mm": num(self.min_clearance_mm),
-                "grade": self.grade, "bicortical": self.bicortical, "guidance": self.guidance}
+                "grade": self.grade, "bicortical": self.bicortical, "guidance": self.guidance,
+                "triad": None if self.triad is None else self.triad.to_dict()}
 
 
 def nogo_distance_fn(structures):
@@ -94,6 +98,32 @@ def nogo_distance_fn(structures):
             d, i = d[:, None], i[:, None]
         hw = np.where(np.isfinite(d), half[np.minimum(i, len(half) - 1)], 0.0)
         return (d - hw).min(axis=1)
+
+    return fn
+
+
+def away_from_metal(depth_fn, bone):
+    """depth(points) also limited by the distance to existing metal (an old implant is not crossed): mm, from the
+    metal's voxel centres less half a voxel (an exact distance transform on the bone grid around the metal, within
+    ``NOGO_REACH_MM``; interpolated)."""
+    from scipy.ndimage import distance_transform_edt
+
+    from ..geometry.sampling import VolumeSampler
+
+    metal = bone.labels == METAL
+    if not metal.any():
+        return depth_fn
+    spacing_kji = np.asarray(bone.geometry.spacing, float)[::-1]
+    pad = np.ceil(NOGO_REACH_MM / spacing_kji).astype(int) + 1
+    where = np.argwhere(metal)
+    lo = np.maximum(where.min(axis=0) - pad, 0)
+    hi = np.minimum(where.max(axis=0) + pad + 1, metal.shape)
+    crop = metal[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    distance = distance_transform_edt(~crop, sampling=spacing_kji) - 0.5 * float(spacing_kji.min())
+    sampler = VolumeSampler(distance.astype(np.float32), bone.geometry.cropped(lo[::-1], hi[::-1]), outside_value=np.inf)
+
+    def fn(points):
+        return np.minimum(depth_fn(points), sampler(points))
 
     return fn
 
@@ -193,6 +223,19 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
         base.reason = reason
         return base
     screw, check = fitted
+    if pathway.role == roles.FEMORAL_NECK:
+        from .pathways import SUBCHONDRAL_MM
+        from .triad import find_triad
+
+        head = lm.sides[side]
+        args = (side, line.entry_lps, line.tip_lps, head.head_centre_lps, head.head_radius_mm, SUBCHONDRAL_MM, bone, catalog,
+                margin_mm)
+        base.triad = find_triad(*args, away_from_metal(depth, bone))
+        if not base.triad.found and away_from_metal(depth, bone) is not depth:
+            without = find_triad(*args, depth)
+            if without.found:
+                base.triad.reason = (f"an existing implant (metal) in the neck leaves no room for it (without the implant: "
+                                     f"3 x {without.screws[0].diameter_mm:g} mm, {without.spread_mm:.1f} mm apart)")
     base.found = True
     base.tip_lps, base.diameter_mm, base.length_mm, base.implant_id = screw.tip_lps, screw.diameter_mm, screw.length_mm, screw.implant_id
     base.min_clearance_mm, base.grade = check.min_clearance_mm, check.grade

@@ -3,8 +3,9 @@
 Top level: ``@schema``, ``format_version``, ``coordinate_system`` "LPS", ``units`` "mm", ``ct`` (source file and
 sha256), ``margin_mm`` and ``corridors``: one object per pathway and side (corridors.find.Corridor.to_dict: ``name``,
 ``side``, ``role``, ``found``, ``reason``, ``entry_lps``, ``tip_lps``, ``width_mm``, ``diameter_mm``, ``length_mm``,
-``min_clearance_mm``, ``implant_id``, ``grade``, ...). :func:`read_corridors` reads it back, refusing malformed files
-and files of a newer format.
+``min_clearance_mm``, ``implant_id``, ``grade``, ...; a femoral-neck corridor also has ``triad``: its three parallel
+screws in an inverted triangle, corridors.triad.Triad.to_dict). :func:`read_corridors` reads it back, refusing
+malformed files and files of a newer format.
 """
 
 from __future__ import annotations

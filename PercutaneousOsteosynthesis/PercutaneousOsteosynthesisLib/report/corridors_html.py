@@ -24,6 +24,26 @@ def _row(c: dict) -> str:
              _num(g.get("skin_to_bone_entry_mm")), _num(g.get("gantry_tilt_deg")), _e(c.get("reason") or "")]
     tds = [f'<td style="{GRADE_STYLE.get(grade, "")}">{_e(grade or "no safe corridor")}</td>' if v is None else f"<td>{v}</td>"
            for v in cells]
+    row = "<tr>" + "".join(tds) + "</tr>"
+    t = c.get("triad") if c.get("found") else None
+    if t is not None:
+        row += _triad_row(c, t)
+    return row
+
+
+def _triad_row(c: dict, t: dict) -> str:
+    """The femoral-neck triad under its corridor: three parallel screws, their spread and the worst grade."""
+    screws = t.get("screws") or []
+    grade = max((s["grade"] for s in screws), key=("excellent", "acceptable", "breach").index) if t.get("found") else None
+    cells = [_e(f"{c['name']} triad"), _e(c.get("side") or ""), "—",
+             f"3 × {_num(screws[0]['diameter_mm'])} × {'/'.join(_num(s['length_mm'], 0) for s in screws)}, "
+             f"{_num(t.get('spread_mm'))} apart" if t.get("found") else "—",
+             _e(", ".join(s["implant_id"] for s in screws) or "—"),
+             _num(min((s["min_clearance_mm"] for s in screws), default=None), 2), None,
+             "<br>".join(_vec(s["entry_lps"]) for s in screws) or "—", "<br>".join(_vec(s["tip_lps"]) for s in screws) or "—",
+             "—", "—", _e(t.get("reason") or "")]
+    tds = [f'<td style="{GRADE_STYLE.get(grade, "")}">{_e(grade or "no safe triad")}</td>' if v is None else f"<td>{v}</td>"
+           for v in cells]
     return "<tr>" + "".join(tds) + "</tr>"
 
 
@@ -32,6 +52,8 @@ def corridor_images(corridors, bone, tilts: dict) -> dict:
     from .render import render_views
 
     screws = [(c.screw(), c.grade) for c in corridors if c.found]
+    screws += [(s, k.grade) for c in corridors if c.found and c.triad is not None and c.triad.found
+               for s, k in zip(c.triad.screws, c.triad.checks)]
     return render_views(bone.surface_polydata_lps(), screws, views=VIEWS, tilts=tilts)
 
 

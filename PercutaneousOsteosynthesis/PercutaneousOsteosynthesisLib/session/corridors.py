@@ -20,7 +20,11 @@ class Corridors:
 
     def accept_corridor(self, label: str, observe: bool = True) -> str:
         """Add the screw proposed in the corridor ``label`` (e.g. "left femoral neck", "S1 transsacral") to the plan
-        under that name; returns the name."""
+        under that name; returns the name.  A triad ("left femoral neck triad") adds its three screws ("left femoral
+        neck inferior", ...) and returns the first name."""
+        triad = next((c.triad for c in getattr(self, "corridors", []) if c.triad is not None and c.triad.label == label), None)
+        if triad is not None:
+            return self._accept_triad(triad, observe)
         corridor = next((c for c in getattr(self, "corridors", []) if c.label == label), None)
         if corridor is None:
             raise PosteoInputError(f"corridor '{label}'", "not among the corridors found (call find_corridors first)")
@@ -31,3 +35,12 @@ class Corridors:
         if observe:
             self.observe_screw(screw.name)
         return screw.name
+
+    def _accept_triad(self, triad, observe: bool) -> str:
+        if not triad.found:
+            raise PosteoInputError(f"corridor '{triad.label}'", f"no safe triad: {triad.reason}")
+        for screw in triad.screws:
+            self.add_screw(screw.name, screw.entry_lps, screw.tip_lps, screw.implant_id, role=screw.role)
+            if observe:
+                self.observe_screw(screw.name)
+        return triad.screws[0].name

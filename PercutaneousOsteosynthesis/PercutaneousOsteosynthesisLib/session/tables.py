@@ -81,7 +81,8 @@ def guidance_rows(session) -> list[list[str]]:
 
 def corridor_rows(session) -> list[dict]:
     """``{"cells": [...CORRIDOR_COLUMNS], "colour": rgb of the grade, "label": corridor label}`` per corridor found by
-    the session's last find_corridors (no safe corridor: the breach colour and the reason)."""
+    the session's last find_corridors (no safe corridor: the breach colour and the reason); a femoral-neck corridor is
+    followed by its triad of three parallel screws (accepted as three screws)."""
     rows = []
     for c in session.corridors:
         g = c.guidance or {}
@@ -91,4 +92,11 @@ def corridor_rows(session) -> list[dict]:
                                number(g["skin_to_tip_mm"]) if "skin_to_tip_mm" in g else "",
                                number(g["gantry_tilt_deg"]) if "gantry_tilt_deg" in g else "", c.reason],
                      "colour": grade_rgb(c.grade or "breach"), "label": c.label})
+        t = c.triad if c.found else None
+        if t is not None:
+            lengths = "/".join(number(s.length_mm, 0) for s in t.screws)
+            screws = f"3 x {number(t.screws[0].diameter_mm)} mm, {lengths} mm, {number(t.spread_mm)} mm apart" if t.found else ""
+            rows.append({"cells": [t.label, "", screws, number(t.min_clearance_mm) if t.found else "",
+                                   t.grade or "no safe corridor", "", "", t.reason],
+                         "colour": grade_rgb(t.grade or "breach"), "label": t.label})
     return rows

@@ -198,6 +198,11 @@ def test_cli_corridors_plan_read_by_slicer(phantom, tmp_path):
     assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "plan"), "--corridors", "left femoral neck"]) == 0
     report = json.loads((tmp_path / "plan" / "report.json").read_text())
     assert [(s["name"], s["role"], s["grade"]) for s in report["screws"]] == [("left femoral neck", "femoral neck", "excellent")]
+    assert "femoral neck triad" in (out / "corridors.html").read_text()
+    assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "triad"), "--corridors", "left femoral neck triad"]) == 0
+    report = json.loads((tmp_path / "triad" / "report.json").read_text())
+    assert [s["name"] for s in report["screws"]] == [f"left femoral neck {p}" for p in ("inferior", "anterior-superior", "posterior-superior")]
+    assert all(s["role"] == "femoral neck" and s["grade"] != "breach" for s in report["screws"])
     assert main(["-q", "plan", str(ct_path), "--out", str(tmp_path / "plan"), "--corridors", "S3 transsacral"]) == 2
     assert main(["-q", "corridors", str(tmp_path / "nope.nrrd"), "--out", str(out)]) == 2
     assert main(["-q", "corridors", str(ct_path), "--out", str(out), "--margin", "-1"]) == 2
@@ -218,7 +223,8 @@ def test_session_accepts_a_corridor_as_a_live_screw(phantom, phantom_bone, phant
         session.set_bone_model(phantom_bone)
         session.corridors = phantom_corridors  # as find_corridors() leaves them (searched once for this module)
         rows = tables.corridor_rows(session)
-        assert [r["label"] for r in rows] == [c.label for c in phantom_corridors]
+        expected = [label for c in phantom_corridors for label in [c.label] + ([c.triad.label] if c.triad is not None else [])]
+        assert [r["label"] for r in rows] == expected
         assert all(len(r["cells"]) == len(tables.CORRIDOR_COLUMNS) for r in rows)
         name = session.accept_corridor("S1 transsacral")
         screw, corridor = session.screw(name), next(c for c in phantom_corridors if c.label == "S1 transsacral")
@@ -227,5 +233,45 @@ def test_session_accepts_a_corridor_as_a_live_screw(phantom, phantom_bone, phant
         assert session.grade(name) == corridor.grade and name in session.observed_screws()
         with pytest.raises(PosteoInputError, match="not among the corridors"):
             session.accept_corridor("left sacral canal")
+        first = session.accept_corridor("left femoral neck triad")
+        triad = [n for n in session.screw_names() if n.startswith("left femoral neck ")]
+        assert first == "left femoral neck inferior" and len(triad) == 3
+        assert all(session.screw(n).role == "femoral neck" and session.grade(n) != "breach" for n in triad)
+        with pytest.raises(PosteoInputError, match="no safe triad"):
+            session.accept_corridor("right femoral neck triad")
     finally:
         session.close()
+
+
+def test_femoral_neck_triad_on_the_phantom(phantom_corridors, anatomy):
+    """Left: three parallel 7.3 mm screws in an inverted triangle (one low, two above: anterior and posterior), all in
+    the true bone, as spread as the neck allows.  Truth: the phantom's neck is a 14.5 mm cylinder, so the widest
+    equilateral triangle keeping 1 mm of bone around 7.3 mm screws has sqrt(3) * (14.5 - 3.65 - 1) = 17.06 mm between
+    axes.  Right: the old screw in the neck leaves no room, and the reason says so."""
+    from PercutaneousOsteosynthesisLib.phantom.exact_depth import exact_depth_fn
+    from PercutaneousOsteosynthesisLib.screws.neck_rules import neck_frame
+
+    left = next(c for c in phantom_corridors if c.label == "left femoral neck").triad
+    assert left.found and [s.diameter_mm for s in left.screws] == [7.3, 7.3, 7.3]
+    d = left.screws[0].direction_lps
+    assert all(float(s.direction_lps @ d) > 1.0 - 1e-9 for s in left.screws)  # parallel
+    up, back = neck_frame(d)
+    mids = np.array([0.5 * (s.entry_lps + s.tip_lps) for s in left.screws])
+    inferior, anterior, posterior = mids @ up, mids @ back, mids @ back
+    assert inferior[0] < min(inferior[1], inferior[2])  # apex down
+    assert anterior[1] < posterior[2]  # LPS +y is posterior
+    for i in range(3):
+        for j in range(i + 1, 3):
+            w = left.screws[j].entry_lps - left.screws[i].entry_lps
+            gap = float(np.linalg.norm(w - (w @ d) * d))
+            assert gap == pytest.approx(left.spread_mm, abs=0.05) and gap >= 7.3 + 2.0
+    analytic = np.sqrt(3.0) * (14.5 - 7.3 / 2 - 1.0)
+    assert analytic - 1.5 <= left.spread_mm <= analytic + 0.1, left.spread_mm
+    depth = exact_depth_fn(anatomy)
+    for screw in left.screws:
+        s, pts = screw.axis_points_lps(0.25)
+        clearance = np.minimum(depth(pts), union_sdf(anatomy.nogo, pts)) - screw.radius_mm
+        start = _inside(s, clearance)
+        assert clearance[start:].min() >= 0.0, (screw.name, float(clearance[start:].min()))
+    right = next(c for c in phantom_corridors if c.label == "right femoral neck").triad
+    assert not right.found and "existing implant" in right.reason
