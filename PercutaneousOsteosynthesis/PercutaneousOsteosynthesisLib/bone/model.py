@@ -176,9 +176,10 @@ def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], rad
         idx[axis] = pad if side == 0 else m.shape[axis] - pad - 1
         face = m[tuple(idx)]
         m[tuple(idx)] = ndimage.binary_fill_holes(face)
-    img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.astype(np.uint8)), fullyConnected=False)
-    filled = sitk.GetArrayFromImage(img).astype(bool)
-    filled |= _fill_slices_majority(m)
+    filled = _fill_slices_majority(m)
+    img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.view(np.uint8)), fullyConnected=False)
+    filled |= sitk.GetArrayViewFromImage(img).view(bool)  # 0/1 values: read in place, no copy
+    del img
     return filled[pad:-pad, pad:-pad, pad:-pad]
 
 
@@ -190,12 +191,14 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
     from above) are enclosed in one orientation only, so they stay open.  Per orientation, one labelling of the
     background with in-plane connectivity finds every slice's holes: the regions not touching the slice's edge."""
     votes = np.zeros(m.shape, np.uint8)
+    background = ~m
+    lab = np.empty(m.shape, np.int32)  # one labelling buffer for the three orientations
     for axis in range(3):
         structure = np.zeros((3, 3, 3), bool)
         plane = [slice(None)] * 3
         plane[axis] = 1
         structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
-        lab, n = ndimage.label(~m, structure=structure)
+        n = ndimage.label(background, structure=structure, output=lab)
         outside = np.zeros(n + 1, bool)
         outside[0] = True  # the mask itself
         for ax in range(3):
@@ -204,14 +207,20 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
                     face = [slice(None)] * 3
                     face[ax] = end
                     outside[lab[tuple(face)].ravel()] = True
-        votes += ~outside[lab]
+        votes += np.logical_not(outside)[lab]
     return votes >= 2
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
-    img = image_from_array(candidate.astype(np.uint8), geometry)
-    cc = sitk.RelabelComponent(sitk.ConnectedComponent(img, False), int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
-    return sitk.GetArrayFromImage(cc)
+    """Connected components (6-connected) of at least ``min_ml``, labelled 1.. by decreasing size, in the smallest
+    unsigned integer type that holds their count."""
+    img = image_from_array(candidate.view(np.uint8), geometry)
+    relabel = sitk.RelabelComponentImageFilter()
+    relabel.SetMinimumObjectSize(int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
+    cc = relabel.Execute(sitk.ConnectedComponent(img, False))
+    n = relabel.GetNumberOfObjects()
+    pixel = {1: sitk.sitkUInt8, 2: sitk.sitkUInt16}.get(np.min_scalar_type(n).itemsize)
+    return sitk.GetArrayFromImage(sitk.Cast(cc, pixel) if pixel is not None else cc)
 
 
 def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):

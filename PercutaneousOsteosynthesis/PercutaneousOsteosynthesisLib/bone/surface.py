@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import vtk
 from vtk.util import numpy_support
@@ -10,8 +12,28 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.vtk_matrix import to_vtk_matrix
 
 
+@contextmanager
+def _threaded_vtk():
+    """VTK's threaded SMP backend while the block runs, where the process uses the sequential one (VTK wheels; Slicer
+    builds with TBB are left as they are).  Flying edges and the windowed-sinc smoother then run on every core; their
+    output does not depend on the backend (each point is computed on its own)."""
+    smp = getattr(vtk, "vtkSMPTools", None)
+    previous = smp.GetBackend() if smp is not None and hasattr(smp, "GetBackend") else None
+    switched = previous == "Sequential" and bool(smp.SetBackend("STDThread"))
+    try:
+        yield
+    finally:
+        if switched:
+            smp.SetBackend(previous)
+
+
 def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
     """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
+    with _threaded_vtk():
+        return _mask_surface_lps(mask, geometry, smooth_iterations)
+
+
+def _mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int):
     m = np.pad(mask.astype(np.uint8), 1)
     img = vtk.vtkImageData()
     img.SetDimensions(m.shape[2], m.shape[1], m.shape[0])
