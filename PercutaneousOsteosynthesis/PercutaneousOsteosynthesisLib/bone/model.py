@@ -188,27 +188,35 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
 
     A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
     still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
-    from above) are enclosed in one orientation only, so they stay open.  Per orientation, one labelling of the
-    background with in-plane connectivity finds every slice's holes: the regions not touching the slice's edge."""
-    votes = np.zeros(m.shape, np.uint8)
-    background = ~m
-    lab = np.empty(m.shape, np.int32)  # one labelling buffer for the three orientations
-    for axis in range(3):
-        structure = np.zeros((3, 3, 3), bool)
-        plane = [slice(None)] * 3
-        plane[axis] = 1
-        structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
-        n = ndimage.label(background, structure=structure, output=lab)
-        outside = np.zeros(n + 1, bool)
-        outside[0] = True  # the mask itself
-        for ax in range(3):
-            if ax != axis:
-                for end in (0, -1):
-                    face = [slice(None)] * 3
-                    face[ax] = end
-                    outside[lab[tuple(face)].ravel()] = True
-        votes += np.logical_not(outside)[lab]
-    return votes >= 2
+    from above) are enclosed in one orientation only, so they stay open.  The third orientation is read only in the
+    slices holding voxels that the first two disagree on."""
+    first, second = _slice_holes(m, 0), _slice_holes(m, 1)
+    out = first & second
+    undecided = np.logical_xor(first, second, out=first)
+    i = np.flatnonzero(undecided.any(axis=(0, 1)))
+    if len(i):
+        span = slice(int(i[0]), int(i[-1]) + 1)
+        out[:, :, span] |= undecided[:, :, span] & _slice_holes(m[:, :, span], 2)
+    return out
+
+
+def _slice_holes(m: np.ndarray, axis: int) -> np.ndarray:
+    """Background voxels enclosed by the mask in their 2D slice normal to ``axis``: one labelling of the background
+    with in-plane connectivity finds every slice's holes, the regions not touching the slice's edge."""
+    structure = np.zeros((3, 3, 3), bool)
+    plane = [slice(None)] * 3
+    plane[axis] = 1
+    structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
+    lab, n = ndimage.label(~m, structure=structure)
+    outside = np.zeros(n + 1, bool)
+    outside[0] = True  # the mask itself
+    for ax in range(3):
+        if ax != axis:
+            for end in (0, -1):
+                face = [slice(None)] * 3
+                face[ax] = end
+                outside[lab[tuple(face)].ravel()] = True
+    return np.logical_not(outside)[lab]
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
