@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import vtk
 from vtk.util import numpy_support
 
 from ..geometry.frames import ImageGeometry
 from ..geometry.vtk_matrix import to_vtk_matrix
-
-
-@contextmanager
-def _threaded_vtk():
-    """VTK's threaded SMP backend while the block runs, where the process uses the sequential one (VTK wheels; Slicer
-    builds with TBB are left as they are).  Flying edges and the windowed-sinc smoother then run on every core; their
-    output does not depend on the backend (each point is computed on its own)."""
-    smp = getattr(vtk, "vtkSMPTools", None)
-    previous = smp.GetBackend() if smp is not None and hasattr(smp, "GetBackend") else None
-    switched = previous == "Sequential" and bool(smp.SetBackend("STDThread"))
-    try:
-        yield
-    finally:
-        if switched:
-            smp.SetBackend(previous)
-
-
-def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
-    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
-    with _threaded_vtk():
-        return _mask_surface_lps(mask, geometry, smooth_iterations)
 
 
 def _padded_image(mask: np.ndarray):
@@ -48,7 +25,8 @@ def _padded_image(mask: np.ndarray):
     return img
 
 
-def _mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int):
+def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
+    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
     fe = vtk.vtkDiscreteFlyingEdges3D()
     fe.SetInputData(_padded_image(mask))
     fe.SetValue(0, 1)
