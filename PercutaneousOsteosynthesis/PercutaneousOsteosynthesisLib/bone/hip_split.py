@@ -94,12 +94,14 @@ def surface_normals_lps(mask: np.ndarray, kji: np.ndarray, geometry, reach: int 
     ``reach`` voxels (only those neighbourhoods are read, not the whole mask)."""
     offsets = np.array([(a, b, c) for a in range(-reach, reach + 1) for b in range(-reach, reach + 1) for c in range(-reach, reach + 1)])
     padded = np.pad(mask, reach)
+    strides = np.array([padded.shape[1] * padded.shape[2], padded.shape[2], 1], np.int64)  # flat index steps (k, j, i)
+    flat, offsets_flat = padded.reshape(-1), offsets @ strides
     a = geometry.direction_matrix @ np.diag(geometry.spacing)
     offsets_lps = offsets[:, ::-1] @ a.T  # (i, j, k) steps to LPS mm
     out = np.zeros((len(kji), 3))
     for start in range(0, len(kji), 20000):
-        block = kji[start:start + 20000] + reach
-        inside = padded[tuple((block[:, None, :] + offsets[None, :, :]).reshape(-1, 3).T)].reshape(len(block), len(offsets))
+        block = (kji[start:start + 20000] + reach) @ strides
+        inside = flat[block[:, None] + offsets_flat[None, :]]
         out[start:start + 20000] = -(inside.astype(np.float32) @ offsets_lps)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
@@ -202,8 +204,7 @@ def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
     head_piece = int(pieces[tuple(c_kji)]) if inside else 0
     if head_piece == 0 or pieces.max() < 2:
         return False
-    sizes = np.bincount(pieces.ravel())
-    sizes[0] = 0
+    sizes = np.bincount(pieces[pieces > 0])  # voxels per piece (the background, 0, counts none)
     pelvis = int(np.argmax(np.where(np.arange(len(sizes)) == head_piece, 0, sizes)))
     # the femur: the head and every other piece next to the cut except the pelvis (the neck, trochanters and shaft)
     near = ndimage.binary_dilation(_mask_of(band_kji - lo, pieces[sub].shape))

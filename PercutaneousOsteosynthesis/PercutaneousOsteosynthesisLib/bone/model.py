@@ -176,9 +176,10 @@ def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], rad
         idx[axis] = pad if side == 0 else m.shape[axis] - pad - 1
         face = m[tuple(idx)]
         m[tuple(idx)] = ndimage.binary_fill_holes(face)
-    img = sitk.BinaryFillhole(sitk.GetImageFromArray(m.astype(np.uint8)), fullyConnected=False)
-    filled = sitk.GetArrayFromImage(img).astype(bool)
-    filled |= _fill_slices_majority(m)
+    # the 3D holes need no fill of their own: a cavity not reaching the box's border is enclosed in every slice
+    # through it (its in-plane region lies in the cavity), so the slice majority holds it
+    filled = _fill_slices_majority(m)
+    filled |= m
     return filled[pad:-pad, pad:-pad, pad:-pad]
 
 
@@ -187,31 +188,47 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
 
     A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
     still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
-    from above) are enclosed in one orientation only, so they stay open.  Per orientation, one labelling of the
-    background with in-plane connectivity finds every slice's holes: the regions not touching the slice's edge."""
-    votes = np.zeros(m.shape, np.uint8)
-    for axis in range(3):
-        structure = np.zeros((3, 3, 3), bool)
-        plane = [slice(None)] * 3
-        plane[axis] = 1
-        structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
-        lab, n = ndimage.label(~m, structure=structure)
-        outside = np.zeros(n + 1, bool)
-        outside[0] = True  # the mask itself
-        for ax in range(3):
-            if ax != axis:
-                for end in (0, -1):
-                    face = [slice(None)] * 3
-                    face[ax] = end
-                    outside[lab[tuple(face)].ravel()] = True
-        votes += ~outside[lab]
-    return votes >= 2
+    from above) are enclosed in one orientation only, so they stay open.  The third orientation is read only in the
+    slices holding voxels that the first two disagree on."""
+    first, second = _slice_holes(m, 0), _slice_holes(m, 1)
+    out = first & second
+    undecided = np.logical_xor(first, second, out=first)
+    i = np.flatnonzero(undecided.any(axis=(0, 1)))
+    if len(i):
+        span = slice(int(i[0]), int(i[-1]) + 1)
+        out[:, :, span] |= undecided[:, :, span] & _slice_holes(m[:, :, span], 2)
+    return out
+
+
+def _slice_holes(m: np.ndarray, axis: int) -> np.ndarray:
+    """Background voxels enclosed by the mask in their 2D slice normal to ``axis``: one labelling of the background
+    with in-plane connectivity finds every slice's holes, the regions not touching the slice's edge."""
+    structure = np.zeros((3, 3, 3), bool)
+    plane = [slice(None)] * 3
+    plane[axis] = 1
+    structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
+    lab, n = ndimage.label(~m, structure=structure)
+    outside = np.zeros(n + 1, bool)
+    outside[0] = True  # the mask itself
+    for ax in range(3):
+        if ax != axis:
+            for end in (0, -1):
+                face = [slice(None)] * 3
+                face[ax] = end
+                outside[lab[tuple(face)].ravel()] = True
+    return np.logical_not(outside)[lab]
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
-    img = image_from_array(candidate.astype(np.uint8), geometry)
-    cc = sitk.RelabelComponent(sitk.ConnectedComponent(img, False), int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
-    return sitk.GetArrayFromImage(cc)
+    """Connected components (6-connected) of at least ``min_ml``, labelled 1.. by decreasing size, in the smallest
+    unsigned integer type that holds their count."""
+    img = image_from_array(candidate.view(np.uint8), geometry)
+    relabel = sitk.RelabelComponentImageFilter()
+    relabel.SetMinimumObjectSize(int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
+    cc = relabel.Execute(sitk.ConnectedComponent(img, False))
+    n = relabel.GetNumberOfObjects()
+    pixel = {1: sitk.sitkUInt8, 2: sitk.sitkUInt16}.get(np.min_scalar_type(n).itemsize)
+    return sitk.GetArrayFromImage(sitk.Cast(cc, pixel) if pixel is not None else cc)
 
 
 def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):

@@ -10,14 +10,25 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.vtk_matrix import to_vtk_matrix
 
 
-def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
-    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
-    m = np.pad(mask.astype(np.uint8), 1)
+def _padded_image(mask: np.ndarray):
+    """The mask padded by one background voxel, as vtkImageData holding only the padded mask's bounding box (plus
+    that background layer) placed at its own indices: what flying edges would see of the whole padded array."""
+    nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+    lo = [int(n[0]) if len(n) else 0 for n in nz]  # k, j, i of the box's first mask voxel; padded: its voxel before
+    hi = [int(n[-1]) + 1 if len(n) else size for n, size in zip(nz, mask.shape)]
+    m = np.zeros([b - a + 2 for a, b in zip(lo, hi)], np.uint8)
+    m[1:-1, 1:-1, 1:-1] = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
     img = vtk.vtkImageData()
     img.SetDimensions(m.shape[2], m.shape[1], m.shape[0])
+    img.SetOrigin(float(lo[2]), float(lo[1]), float(lo[0]))  # padded index of the box's first voxel
     img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(m.ravel(), deep=True, array_type=vtk.VTK_UNSIGNED_CHAR))
+    return img
+
+
+def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
+    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
     fe = vtk.vtkDiscreteFlyingEdges3D()
-    fe.SetInputData(img)
+    fe.SetInputData(_padded_image(mask))
     fe.SetValue(0, 1)
     fe.ComputeNormalsOff()
     fe.ComputeGradientsOff()

@@ -20,8 +20,20 @@ def _shift_or(src: np.ndarray, dst: np.ndarray, axis: int) -> None:
     dst[tuple(b)] |= src[tuple(a)]
 
 
-def dilate(mask: np.ndarray, radius) -> np.ndarray:
-    """Dilation of a [k, j, i] mask; ``radius`` in voxels, one int or (k, j, i)."""
+def _shift_and(src: np.ndarray, dst: np.ndarray, axis: int) -> None:
+    """dst &= src shifted by +1 and -1 along axis, with background beyond the array (the end layers cleared)."""
+    a = [slice(None)] * 3
+    b = [slice(None)] * 3
+    a[axis], b[axis] = slice(1, None), slice(None, -1)
+    dst[tuple(a)] &= src[tuple(b)]
+    dst[tuple(b)] &= src[tuple(a)]
+    for end in (0, -1):
+        a[axis] = end
+        dst[tuple(a)] = False
+
+
+def _steps(mask: np.ndarray, radius, shift) -> np.ndarray:
+    """The alternating cross and cube steps (see module doc) of ``shift`` (``_shift_or`` or ``_shift_and``)."""
     r = np.broadcast_to(np.asarray(radius, int), (3,))
     out = mask.astype(bool, copy=True)
     for step in range(int(r.max())):
@@ -29,11 +41,16 @@ def dilate(mask: np.ndarray, radius) -> np.ndarray:
         if step % 2 == 0:  # cross: every neighbour along one axis, from the same source
             src = out.copy()
             for ax in axes:
-                _shift_or(src, out, ax)
+                shift(src, out, ax)
         else:  # cube: separable, each axis from the previous result
             for ax in axes:
-                _shift_or(out.copy(), out, ax)
+                shift(out.copy(), out, ax)
     return out
+
+
+def dilate(mask: np.ndarray, radius) -> np.ndarray:
+    """Dilation of a [k, j, i] mask; ``radius`` in voxels, one int or (k, j, i)."""
+    return _steps(mask, radius, _shift_or)
 
 
 def ball_radius_voxels(mm: float, spacing) -> list[int]:
@@ -43,11 +60,7 @@ def ball_radius_voxels(mm: float, spacing) -> list[int]:
 
 def erode(mask: np.ndarray, radius) -> np.ndarray:
     """Erosion (the dual of :func:`dilate`); voxels near the array border erode as if background lay beyond it."""
-    r = np.broadcast_to(np.asarray(radius, int), (3,))
-    pad = [(int(v), int(v)) for v in r]
-    inv = ~np.pad(mask.astype(bool), pad, constant_values=False)
-    out = ~dilate(inv, r)
-    return out[tuple(slice(p, -p if p else None) for p, _ in pad)]
+    return _steps(mask, radius, _shift_and)
 
 
 def close(mask: np.ndarray, radius) -> np.ndarray:
