@@ -213,8 +213,11 @@ class Planner:
 
     @shown
     def select_screw(self, name: str) -> None:
+        """The screw's row was clicked: its probe's-eye view, and the slices through its middle."""
         self.data.selected_screw = name
         self.data.suggestion_rows = []
+        entry, tip = self.session.screw_points_lps(self._selected())
+        views.jump_to_lps(self.scene, 0.5 * (entry + tip))
         self._refresh_probe()
 
     @shown
@@ -263,8 +266,9 @@ class Planner:
 
     @shown
     def accept_corridor(self, label: str) -> None:
-        self.data.selected_screw = self.session.accept_corridor(label)
+        name = self.session.accept_corridor(label)
         self._refresh()
+        self.select_screw(name)
 
     # ------------------------------------------------------------------------------------------------ files
     @shown

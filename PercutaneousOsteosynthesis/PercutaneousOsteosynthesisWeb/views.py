@@ -91,6 +91,14 @@ def set_visible_3d(nodes, visible: bool) -> None:
             display.SetVisibility3D(bool(visible))
 
 
+def jump_to_lps(scene, point_lps) -> None:
+    """Move every slice view's plane through ``point_lps`` (LPS mm), as Slicer does when a markup is selected."""
+    import slicer
+
+    p = [float(v) for v in point_lps]
+    slicer.vtkMRMLSliceNode.JumpAllSlices(scene, -p[0], -p[1], p[2])  # LPS -> RAS
+
+
 def observe_cursor(scene, callback) -> None:
     """``callback(position_ras or None)`` whenever the mouse moves over a view (Slicer's crosshair node)."""
     import slicer
