@@ -2,14 +2,15 @@
 
 For each pathway (corridors.pathways) and side, the widest line (corridors.search) is found on the bone model's
 signed distance field, also kept at a distance from the no-go structures found in the CT (sacral canal and foramina,
-greater sciatic notches, hip joints). The corridor's width is twice its narrowest radius. The pattern search and the width use the distance to the
-nearest vertex of the bone's surface mesh (vertices under a voxel apart: within a few hundredths of a millimetre of
-the distance to the surface at corridor depths), because the distance field, interpolated between voxel centres,
-reads up to about a voxel low on the ridge along a corridor's axis, where the widest line lies. The screw proposed in it is
-the largest catalog diameter leaving ``margin_mm`` all round, at the longest catalog length between the bone entry
-and the tip, along the corridor's axis; it is then checked like any planned screw (screws.clearance.check_screw),
-which gives the grade and minimum clearance reported. When no catalog screw fits with that margin, or the checked
-screw breaches, the corridor is reported as "no safe corridor" with the reason.
+greater sciatic notches, hip joints) and from existing metal (an old implant). The corridor's width is twice its
+narrowest radius. The pattern search and the width use the distance to the nearest vertex of the bone's surface mesh
+(vertices under a voxel apart: within a few hundredths of a millimetre of the distance to the surface at corridor
+depths), because the distance field, interpolated between voxel centres, reads up to about a voxel low on the ridge
+along a corridor's axis, where the widest line lies. The screw proposed in it is the largest catalog diameter leaving
+``margin_mm`` all round, at the longest catalog length between the bone entry and the tip, along the corridor's axis;
+it is then checked like any planned screw (screws.clearance.check_screw), which gives the grade and minimum clearance
+reported. When no catalog screw fits with that margin, or the checked screw breaches, the corridor is reported as
+"no safe corridor" with the reason.
 """
 
 from __future__ import annotations
@@ -102,17 +103,17 @@ def nogo_distance_fn(structures):
     return fn
 
 
-def away_from_metal(depth_fn, bone):
-    """depth(points) also limited by the distance to existing metal (an old implant is not crossed): mm, from the
-    metal's voxel centres less half a voxel (an exact distance transform on the bone grid around the metal, within
-    ``NOGO_REACH_MM``; interpolated)."""
+def metal_distance_fn(bone):
+    """distance(points) -> mm from existing metal (an old implant, which no new screw may cross), from the metal's voxel
+    centres less half a voxel: an exact distance transform on the bone grid around the metal, interpolated, infinite
+    beyond ``NOGO_REACH_MM``; None without metal."""
     from scipy.ndimage import distance_transform_edt
 
     from ..geometry.sampling import VolumeSampler
 
     metal = bone.labels == METAL
     if not metal.any():
-        return depth_fn
+        return None
     spacing_kji = np.asarray(bone.geometry.spacing, float)[::-1]
     pad = np.ceil(NOGO_REACH_MM / spacing_kji).astype(int) + 1
     where = np.argwhere(metal)
@@ -120,10 +121,19 @@ def away_from_metal(depth_fn, bone):
     hi = np.minimum(where.max(axis=0) + pad + 1, metal.shape)
     crop = metal[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
     distance = distance_transform_edt(~crop, sampling=spacing_kji) - 0.5 * float(spacing_kji.min())
-    sampler = VolumeSampler(distance.astype(np.float32), bone.geometry.cropped(lo[::-1], hi[::-1]), outside_value=np.inf)
+    return VolumeSampler(distance.astype(np.float32), bone.geometry.cropped(lo[::-1], hi[::-1]), outside_value=np.inf)
+
+
+def nearest_of(*fns):
+    """The pointwise minimum of distance functions (None ones skipped); None when all are None."""
+    fns = [f for f in fns if f is not None]
+    if not fns:
+        return None
+    if len(fns) == 1:
+        return fns[0]
 
     def fn(points):
-        return np.minimum(depth_fn(points), sampler(points))
+        return np.minimum.reduce([f(points) for f in fns])
 
     return fn
 
@@ -189,7 +199,8 @@ def find_corridors(bone, ct=None, sides=SIDES, catalog=None, margin_mm: float = 
     sides of the sided pathways; ``ct``: the CT, for the skin entry and guidance; ``progress(fraction, text)``)."""
     catalog = catalog if catalog is not None else default_catalog()
     lm = find_landmarks(bone)
-    nogo = nogo_distance_fn(bone.nogo_structures())
+    metal = metal_distance_fn(bone)
+    nogo = nearest_of(nogo_distance_fn(bone.nogo_structures()), metal)  # old implants are no-go too
     fine = surface_depth_fn(bone)
 
     def depth(points):
@@ -200,13 +211,13 @@ def find_corridors(bone, ct=None, sides=SIDES, catalog=None, margin_mm: float = 
     for k, (pathway, side) in enumerate(jobs):
         if progress is not None:
             progress(k / max(len(jobs), 1), f"{side + ' ' if side else ''}{pathway.name}")
-        out.append(_corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine))
+        out.append(_corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine, metal))
     if progress is not None:
         progress(1.0, "corridors done")
     return out
 
 
-def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine) -> Corridor:
+def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine, metal) -> Corridor:
     base = Corridor(pathway.name, side, pathway.role, False, bicortical=pathway.bicortical)
     region, why = search_region(pathway, lm, side)
     if region is None:
@@ -230,8 +241,8 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
         head = lm.sides[side]
         args = (side, line.entry_lps, line.tip_lps, head.head_centre_lps, head.head_radius_mm, SUBCHONDRAL_MM, bone, catalog,
                 margin_mm)
-        base.triad = find_triad(*args, away_from_metal(depth, bone))
-        if not base.triad.found and away_from_metal(depth, bone) is not depth:
+        base.triad = find_triad(*args, nearest_of(depth, metal))
+        if not base.triad.found and metal is not None:
             without = find_triad(*args, depth)
             if without.found:
                 base.triad.reason = (f"an existing implant (metal) in the neck leaves no room for it (without the implant: "

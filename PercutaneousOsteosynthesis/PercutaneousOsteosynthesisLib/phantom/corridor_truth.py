@@ -81,7 +81,7 @@ def corridor_truth(anat: Anatomy | None = None) -> list[dict]:
     joint_tree, joint_half = _hip_joint_space(anat)
 
     def nogo(p):
-        return np.minimum(union_sdf(anat.nogo, p), joint_tree.query(p, workers=-1)[0] - joint_half)
+        return np.minimum(union_sdf(anat.nogo + anat.metal, p), joint_tree.query(p, workers=-1)[0] - joint_half)  # old screw too
 
     out = []
     for pathway in PATHWAYS:

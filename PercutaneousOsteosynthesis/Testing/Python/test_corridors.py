@@ -21,6 +21,10 @@ from PercutaneousOsteosynthesisLib.phantom.shapes import Capsule, union_sdf
 ANGLE_DEG, OFFSET_MM, WIDTH_MM = 3.0, 3.0, 1.0
 LOOSER = {"supra-acetabular": (7.0, 3.0, 1.0), "posterior column": (4.0, 3.0, 1.6), "S1 iliosacral": (6.0, 4.5, 1.0),
           "S2 iliosacral": (4.0, 4.5, 1.2)}
+# The phantom's old screw lies in the right femoral neck, a no-go for new screws: the widest line clear of it pivots
+# about the old screw (a flat optimum), so the CT and exact searches agree on its width and position, not on its
+# direction; and that neck is no longer the left one's mirror.
+METAL_LIMITED = {("femoral neck", "right")}
 
 
 def test_widest_line_in_an_analytic_capsule_is_its_axis():
@@ -74,12 +78,14 @@ def test_phantom_corridors_match_the_exact_pathways(phantom_corridors, truth_cor
         angle, offset = _line_metrics(c, truth)
         rows.append((c.label, angle, offset, c.width_mm - truth["width_mm"]))
         a_tol, o_tol, w_tol = LOOSER.get(c.name, (ANGLE_DEG, OFFSET_MM, WIDTH_MM))
+        if (c.name, c.side) in METAL_LIMITED:
+            a_tol = 180.0
         assert angle <= a_tol and offset <= o_tol and abs(c.width_mm - truth["width_mm"]) <= w_tol, rows[-1]
     print("\n".join(f"{r[0]:<28} angle {r[1]:4.1f} deg, offset {r[2]:4.1f} mm, width error {r[3]:+5.2f} mm" for r in rows))
     # left/right mirror images of the same anatomy: the same widths within the CT's noise
     by = {(c.name, c.side): c for c in phantom_corridors}
     for c in phantom_corridors:
-        if c.side == "left":
+        if c.side == "left" and (c.name, "right") not in METAL_LIMITED:
             assert abs(c.width_mm - by[(c.name, "right")].width_mm) < 1.0, c.name
             assert np.sign(c.entry_lps[0]) == 1.0 and np.sign(by[(c.name, "right")].entry_lps[0]) == -1.0  # LPS +x is left
 
@@ -101,7 +107,7 @@ def test_proposed_screws_stay_in_the_true_bone(phantom_corridors, anatomy):
     for c in phantom_corridors:
         screw = c.screw()
         s, pts = screw.axis_points_lps(0.25)
-        clearance = np.minimum(depth(pts), union_sdf(anatomy.nogo, pts)) - screw.radius_mm
+        clearance = np.minimum(depth(pts), union_sdf(anatomy.nogo + anatomy.metal, pts)) - screw.radius_mm  # old screw too
         start, stop = _inside(s, clearance), len(s) - (_inside(s, clearance[::-1]) if c.bicortical else 0)
         assert clearance[start:stop].min() >= 0.0, (c.label, float(clearance[start:stop].min()))
         assert c.grade in ("excellent", "acceptable") and c.length_mm >= 30.0
