@@ -17,6 +17,7 @@ from trame_server.utils.typed_state import TypedState
 
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 from PercutaneousOsteosynthesisLib.fileio.scene import prepare_scene
+from PercutaneousOsteosynthesisLib.geometry.frames import ras_to_lps
 from PercutaneousOsteosynthesisLib.session import PlanningSession, tables
 
 from . import views
@@ -96,7 +97,7 @@ class Planner:
 
         def then(ct):
             with self.state:
-                self._use_ct(ct, Path(path).name.split(".")[0] or "CT")
+                self._use_ct(ct, _ct_name(path))
             return ct
 
         await self.steps.run(f"Reading {Path(path).name}", lambda progress: read_ct(path), then)
@@ -114,7 +115,7 @@ class Planner:
     @shown
     def open_ct(self, ct, name: str | None = None) -> None:
         """Use a ``CTVolume`` already read (``posteo serve CT``)."""
-        self._use_ct(ct, name or Path(str(ct.source)).name.split(".")[0] or "CT")
+        self._use_ct(ct, name or _ct_name(ct.source))
 
     def _use_ct(self, ct, name: str, truth=None) -> None:
         self.placement.cancel()
@@ -157,7 +158,7 @@ class Planner:
     @shown
     def show_bone_in_3d(self, visible) -> None:
         self.data.bone_in_3d = bool(visible)
-        views.set_visible_3d(self.bone_nodes, visible)
+        views.set_visible_3d(self.bone_nodes[-1] if self.bone_nodes else None, visible)
 
     @shown
     def set_margin(self, value) -> None:
@@ -308,8 +309,9 @@ class Planner:
         if self.session.bone is None:
             self.data.screw_rows, self.data.guidance_rows, self.data.screw_names = [], [], []
             return
-        self.data.screw_rows = coloured_rows(tables.screw_rows(self.session), grade_column=tables.SCREW_GRADE_COLUMN)
-        self.data.guidance_rows = plain_rows(tables.guidance_rows(self.session))
+        guidance = tables.guidance_by_name(self.session)  # once per refresh (every live update) for both tables
+        self.data.screw_rows = coloured_rows(tables.screw_rows(self.session, guidance), grade_column=tables.SCREW_GRADE_COLUMN)
+        self.data.guidance_rows = plain_rows(tables.guidance_rows(self.session, guidance))
         self.data.screw_names = self.session.screw_names()
 
     def _refresh_probe(self) -> None:
@@ -325,7 +327,7 @@ class Planner:
         ct = self.session.ct
         if ct is None or position_ras is None:
             return
-        lps = np.array([-position_ras[0], -position_ras[1], position_ras[2]])
+        lps = ras_to_lps(position_ras)
         ijk = np.round(ct.geometry.lps_to_ijk(lps[None])[0]).astype(int)
         inside = all(0 <= ijk[a] < ct.geometry.size[a] for a in range(3))
         hu = f"{float(ct.array[ijk[2], ijk[1], ijk[0]]):.0f} HU" if inside else "outside the CT"
@@ -333,6 +335,11 @@ class Planner:
         if text != self.data.cursor_text:
             with self.state:
                 self.data.cursor_text = text
+
+
+def _ct_name(path) -> str:
+    """The name a CT file's volume gets: its base name without extensions (``pelvis.nii.gz`` -> ``pelvis``)."""
+    return Path(str(path)).name.split(".")[0] or "CT"
 
 
 def _write_upload(file: dict, folder) -> Path:

@@ -3,6 +3,7 @@ and the cursor position."""
 
 from __future__ import annotations
 
+from PercutaneousOsteosynthesisLib.geometry.frames import lps_to_ras
 from PercutaneousOsteosynthesisLib.palette import BONE_SURFACE_RGB
 from PercutaneousOsteosynthesisLib.report.probe_view import WINDOW_HU
 
@@ -83,20 +84,19 @@ def show_bone(slicer_app, scene, surfaces_ras, segmentation_node, previous=()) -
     return nodes
 
 
-def set_visible_3d(nodes, visible: bool) -> None:
-    """Show or hide the 3D surface of ``show_bone``'s nodes."""
-    for node in nodes or ():
-        display = node.GetDisplayNode() if node is not None else None
-        if display is not None and display.GetVisibility3D() != bool(visible) and node.GetName() == "bone surface":
-            display.SetVisibility3D(bool(visible))
+def set_visible_3d(surface_node, visible: bool) -> None:
+    """Show or hide the 3D bone surface (the last node of ``show_bone``)."""
+    display = surface_node.GetDisplayNode() if surface_node is not None else None
+    if display is not None:
+        display.SetVisibility3D(bool(visible))
 
 
 def jump_to_lps(scene, point_lps) -> None:
     """Move every slice view's plane through ``point_lps`` (LPS mm), as Slicer does when a markup is selected."""
     import slicer
 
-    p = [float(v) for v in point_lps]
-    slicer.vtkMRMLSliceNode.JumpAllSlices(scene, -p[0], -p[1], p[2])  # LPS -> RAS
+    r, a, s = (float(v) for v in lps_to_ras(point_lps))
+    slicer.vtkMRMLSliceNode.JumpAllSlices(scene, r, a, s)
 
 
 def observe_cursor(scene, callback) -> None:

@@ -28,7 +28,7 @@ from ..errors import PosteoInputError, check_parameters
 from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
-from ..geometry.morphology import ball_radius_voxels
+from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
 from .components import name_components
 from .ct_quality import assess_ct_quality, working_ct
@@ -190,33 +190,14 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
     still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
     from above) are enclosed in one orientation only, so they stay open.  The third orientation is read only in the
     slices holding voxels that the first two disagree on."""
-    first, second = _slice_holes(m, 0), _slice_holes(m, 1)
+    first, second = slice_holes(m, 0), slice_holes(m, 1)
     out = first & second
     undecided = np.logical_xor(first, second, out=first)
     i = np.flatnonzero(undecided.any(axis=(0, 1)))
     if len(i):
         span = slice(int(i[0]), int(i[-1]) + 1)
-        out[:, :, span] |= undecided[:, :, span] & _slice_holes(m[:, :, span], 2)
+        out[:, :, span] |= undecided[:, :, span] & slice_holes(m[:, :, span], 2)
     return out
-
-
-def _slice_holes(m: np.ndarray, axis: int) -> np.ndarray:
-    """Background voxels enclosed by the mask in their 2D slice normal to ``axis``: one labelling of the background
-    with in-plane connectivity finds every slice's holes, the regions not touching the slice's edge."""
-    structure = np.zeros((3, 3, 3), bool)
-    plane = [slice(None)] * 3
-    plane[axis] = 1
-    structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
-    lab, n = ndimage.label(~m, structure=structure)
-    outside = np.zeros(n + 1, bool)
-    outside[0] = True  # the mask itself
-    for ax in range(3):
-        if ax != axis:
-            for end in (0, -1):
-                face = [slice(None)] * 3
-                face[ax] = end
-                outside[lab[tuple(face)].ravel()] = True
-    return np.logical_not(outside)[lab]
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):

@@ -26,6 +26,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..geometry.morphology import slice_holes
+
 MIN_TUNNEL_ML = 0.15
 TUNNEL_MAX_HU = 60.0
 TUNNEL_MAX_RADIUS_MM = 7.5
@@ -68,21 +70,7 @@ class NogoStructure:
 
 def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation."""
-    out = np.zeros(mask.shape, bool)
-    for axis in range(3):
-        structure = np.zeros((3, 3, 3), bool)
-        plane = [slice(None)] * 3
-        plane[axis] = 1
-        structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
-        lab, n = ndimage.label(~mask, structure=structure)
-        edge = np.zeros(n + 1, bool)
-        for other in range(3):
-            if other == axis:
-                continue
-            for end in (0, -1):
-                edge[np.unique(np.take(lab, end, axis=other))] = True
-        out |= ~edge[lab] & ~mask
-    return out
+    return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
 
 
 def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[np.ndarray]:

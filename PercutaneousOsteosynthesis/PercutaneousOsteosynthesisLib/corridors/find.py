@@ -28,8 +28,9 @@ from ..screws.clearance import check_screw, entry_zone_start
 from ..screws.implants import default_catalog
 from ..screws.screw import Screw
 from .landmarks import find_landmarks
-from .pathways import PATHWAYS, Pathway, search_region
+from .pathways import PATHWAYS, SUBCHONDRAL_MM, Pathway, search_region
 from .search import find_widest_line
+from .triad import find_triad
 
 NOGO_REACH_MM = 16.0  # wider than any corridor's radius: a structure farther away constrains no line
 NOGO_NEIGHBOURS = 4
@@ -235,9 +236,6 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
         return base
     screw, check = fitted
     if pathway.role == roles.FEMORAL_NECK:
-        from .pathways import SUBCHONDRAL_MM
-        from .triad import find_triad
-
         head = lm.sides[side]
         args = (side, line.entry_lps, line.tip_lps, head.head_centre_lps, head.head_radius_mm, SUBCHONDRAL_MM, bone, catalog,
                 margin_mm)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from ..screws import roles
-from ..screws.clearance import check_screw, entry_zone_start
+from ..screws.clearance import GRADES, check_screw, entry_zone_start
 from ..screws.neck_rules import neck_frame
 from ..screws.screw import Screw
 from .search import TipRule
@@ -58,14 +58,13 @@ class Triad:
 
     @property
     def grade(self) -> str | None:
-        order = ("excellent", "acceptable", "breach")
-        return max((c.grade for c in self.checks), key=order.index) if self.checks else None
+        return max((c.grade for c in self.checks), key=GRADES.index) if self.checks else None
 
     def to_dict(self) -> dict:
         def pt(v):
             return [round(float(x), 2) for x in v]
 
-        return {"side": self.side, "found": self.found, "reason": self.reason,
+        return {"side": self.side, "found": self.found, "reason": self.reason, "grade": self.grade,
                 "spread_mm": None if self.spread_mm is None else round(float(self.spread_mm), 2),
                 "screws": [{"name": s.name, "position": pos, "entry_lps": pt(s.entry_lps), "tip_lps": pt(s.tip_lps),
                             "diameter_mm": s.diameter_mm, "length_mm": round(float(s.length_mm), 2), "implant_id": s.implant_id,

@@ -3,7 +3,7 @@
 The structuring element of radius r (voxels, per axis) is built by alternating 6-connected (cross) and
 26-connected (cube) unit steps (radius 2: between the balls of radius 2 and sqrt 6); an axis takes part in the
 first ``r[axis]`` steps only, so anisotropic voxels get anisotropic radii.  Voxels beyond the array count as
-background.
+background.  ``slice_holes``: the holes of a mask in its 2D slices (a labelling, not a shift).
 """
 
 from __future__ import annotations
@@ -66,3 +66,24 @@ def erode(mask: np.ndarray, radius) -> np.ndarray:
 def close(mask: np.ndarray, radius) -> np.ndarray:
     """Closing (dilation then erosion); pad the mask by ``radius`` first if objects touch its border."""
     return erode(dilate(mask, radius), radius)
+
+
+def slice_holes(m: np.ndarray, axis: int) -> np.ndarray:
+    """Background voxels enclosed by the mask in their 2D slice normal to ``axis``: one labelling of the background
+    with in-plane connectivity finds every slice's holes, the regions not touching the slice's edge."""
+    from scipy import ndimage
+
+    structure = np.zeros((3, 3, 3), bool)
+    plane = [slice(None)] * 3
+    plane[axis] = 1
+    structure[tuple(plane)] = ndimage.generate_binary_structure(2, 1)
+    lab, n = ndimage.label(~m, structure=structure)
+    outside = np.zeros(n + 1, bool)
+    outside[0] = True  # the mask itself
+    for ax in range(3):
+        if ax != axis:
+            for end in (0, -1):
+                face = [slice(None)] * 3
+                face[ax] = end
+                outside[lab[tuple(face)].ravel()] = True
+    return np.logical_not(outside)[lab]

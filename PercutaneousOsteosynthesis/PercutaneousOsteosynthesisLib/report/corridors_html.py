@@ -34,7 +34,7 @@ def _row(c: dict) -> str:
 def _triad_row(c: dict, t: dict) -> str:
     """The femoral-neck triad under its corridor: three parallel screws, their spread and the worst grade."""
     screws = t.get("screws") or []
-    grade = max((s["grade"] for s in screws), key=("excellent", "acceptable", "breach").index) if t.get("found") else None
+    grade = t.get("grade") if t.get("found") else None
     cells = [_e(f"{c['name']} triad"), _e(c.get("side") or ""), "—",
              f"3 × {_num(screws[0]['diameter_mm'])} × {'/'.join(_num(s['length_mm'], 0) for s in screws)}, "
              f"{_num(t.get('spread_mm'))} apart" if t.get("found") else "—",

@@ -22,18 +22,28 @@ GUIDANCE_COLUMNS = ("Screw", "Skin entry LPS (mm)", "Skin to bone (mm)", "Skin t
                     "C-arm LAO/RAO (deg)", "C-arm progress view LAO/RAO (deg)")
 
 
-def screw_rows(session) -> list[dict]:
-    """``{"cells": [...SCREW_COLUMNS], "colour": rgb of the grade}`` per screw (grade of the last check)."""
+def guidance_by_name(session) -> dict:
+    """``{screw name: guidance dict, or the PosteoInputError that prevented it}``: computed once for both tables."""
+    out = {}
+    for name in session.screw_names():
+        try:
+            out[name] = session.guidance(name)
+        except PosteoInputError as exc:
+            out[name] = exc
+    return out
+
+
+def screw_rows(session, guidance: dict | None = None) -> list[dict]:
+    """``{"cells": [...SCREW_COLUMNS], "colour": rgb of the grade}`` per screw (grade of the last check);
+    ``guidance``: :func:`guidance_by_name`, when the caller already has it."""
+    guidance = guidance_by_name(session) if guidance is None else guidance
     rows = []
     for name in session.screw_names():
         screw = session.screw(name)
         grade = session.grade(name) or INVALID
         check = session.stored_check(name)
-        try:
-            g = session.guidance(name)
-            depth, tilt = number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"])
-        except PosteoInputError:
-            depth = tilt = ""
+        g = guidance.get(name)
+        depth, tilt = (number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"])) if isinstance(g, dict) else ("", "")
         rows.append({"cells": [name, screw.role, screw.implant_id or "", number(screw.length_mm),
                                number(check["min_clearance_mm"]) if check else "", grade,
                                perforation_text(perforation_grade(check["min_clearance_mm"]), max(0.0, -check["min_clearance_mm"]))
@@ -64,13 +74,13 @@ def cement_rows(session) -> list[list[str]]:
     return rows
 
 
-def guidance_rows(session) -> list[list[str]]:
+def guidance_rows(session, guidance: dict | None = None) -> list[list[str]]:
+    guidance = guidance_by_name(session) if guidance is None else guidance
     rows = []
     for name in session.screw_names():
-        try:
-            g = session.guidance(name)
-        except PosteoInputError as exc:
-            rows.append([name, str(exc)] + [""] * (len(GUIDANCE_COLUMNS) - 2))
+        g = guidance.get(name)
+        if not isinstance(g, dict):
+            rows.append([name, str(g)] + [""] * (len(GUIDANCE_COLUMNS) - 2))
             continue
         rows.append([name, ", ".join(number(v) for v in g["skin_entry_lps"]), number(g["skin_to_bone_entry_mm"]),
                      number(g["skin_to_tip_mm"]), number(g["gantry_tilt_deg"]), "yes" if g["double_oblique"] else "no",

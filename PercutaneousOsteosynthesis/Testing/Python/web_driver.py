@@ -119,7 +119,6 @@ def launch(playwright):
 # the page's view images change source on every frame the server sends: record when
 FRAME_PROBE = """() => {
   window.__frames = [];
-  window.__tables = [];
   const seen = new WeakSet();
   const watch = () => document.querySelectorAll('img.image-display-area').forEach(img => {
     if (seen.has(img)) return;
@@ -127,8 +126,7 @@ FRAME_PROBE = """() => {
     new MutationObserver(() => window.__frames.push(performance.now())).observe(img, {attributes: true, attributeFilter: ['src']});
   });
   watch();
-  new MutationObserver(() => { watch(); window.__tables.push(performance.now()); })
-    .observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-grade']});
+  new MutationObserver(watch).observe(document.body, {subtree: true, childList: true});  // views created later
 }"""
 
 
