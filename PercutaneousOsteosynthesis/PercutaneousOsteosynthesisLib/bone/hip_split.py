@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from ..geometry import morphology
 from ..geometry.sampling import VolumeSampler
 from ..geometry.vectors import sphere_directions
+from .components import midline_x_of_labels
 from .femoral_head import fit_sphere
 
 HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
@@ -137,10 +138,7 @@ def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry) -> int
     next_label = len(objects) + 1
     hu_sampler = VolumeSampler(hu.astype(np.float32, copy=False), geometry, outside_value=-1000.0)
     split = 0
-    # the midline: the middle of all bone's extent in the patient's left-right axis
-    bone_kji = np.argwhere(env_labels[::4, ::4, ::4] > 0) * 4
-    bone_x = geometry.ijk_to_lps(bone_kji[:, ::-1].astype(float))[:, 0]
-    x_mid = 0.5 * (bone_x.min() + bone_x.max())
+    x_mid = midline_x_of_labels(env_labels, geometry)
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue

@@ -11,6 +11,8 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels as _ball_radius
 from .labels import SOFT_TISSUE_HU
 
+MIN_VALLEY_DEPTH = 0.2  # a joint space is darker than its plates by this fraction of their contrast at least
+
 
 def _grown(box, r, shape):
     return tuple(slice(max(0, b.start - ri), min(n, b.stop + ri)) for b, ri, n in zip(box, r, shape))
@@ -58,25 +60,46 @@ def crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometr
     return joint
 
 
+def _plates(hu: np.ndarray, axis: int, reach: int) -> np.ndarray:
+    """Per voxel, along ``axis``: the darker of the brightest voxels within ``reach`` voxels before and after it."""
+    n = hu.shape[axis]
+    before = np.full(hu.shape, -1000.0, np.float32)
+    after = np.full(hu.shape, -1000.0, np.float32)
+    for t in range(1, min(reach, n - 1) + 1):
+        dst_b = [slice(None)] * 3
+        src_b = [slice(None)] * 3
+        dst_b[axis], src_b[axis] = slice(t, n), slice(0, n - t)
+        np.maximum(before[tuple(dst_b)], hu[tuple(src_b)], out=before[tuple(dst_b)])
+        np.maximum(after[tuple(src_b)], hu[tuple(dst_b)], out=after[tuple(src_b)])
+    return np.minimum(before, after)
+
+
+def joint_reach_voxels(coarse_mm: float, spacing_kji, params) -> list[int]:
+    """Half a joint's width plus one original voxel (``coarse_mm``; one voxel on a native grid), in voxels per axis."""
+    return [max(1, int(round((0.5 * params.joint_max_gap_mm + coarse_mm) / sp))) for sp in spacing_kji]
+
+
 def joint_valleys(hu: np.ndarray, candidate: np.ndarray, coarse_mm: float, spacing_kji, params) -> np.ndarray:
     """Candidate voxels lying in a thin dark sheet between two brighter plates (a joint space blurred by a coarse
     scan): along some axis, darker by more than a fifth of the contrast than the brightest voxel within half the
     joint width + one original voxel on both sides."""
     valley = np.zeros(candidate.shape, bool)
-    for axis, sp in enumerate(spacing_kji):
-        reach = max(1, int(round((0.5 * params.joint_max_gap_mm + coarse_mm) / sp)))
-        n = hu.shape[axis]
-        before = np.full(hu.shape, -1000.0, np.float32)
-        after = np.full(hu.shape, -1000.0, np.float32)
-        for t in range(1, min(reach, n - 1) + 1):
-            dst_b = [slice(None)] * 3
-            src_b = [slice(None)] * 3
-            dst_b[axis], src_b[axis] = slice(t, n), slice(0, n - t)
-            np.maximum(before[tuple(dst_b)], hu[tuple(src_b)], out=before[tuple(dst_b)])
-            np.maximum(after[tuple(src_b)], hu[tuple(dst_b)], out=after[tuple(src_b)])
-        low = np.minimum(before, after)
-        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) / 5.0) & (low >= params.coarse_bone_threshold_hu)
+    for axis, reach in enumerate(joint_reach_voxels(coarse_mm, spacing_kji, params)):
+        low = _plates(hu, axis, reach)
+        valley |= candidate & (low - hu > (low - SOFT_TISSUE_HU) * MIN_VALLEY_DEPTH) & (low >= params.coarse_bone_threshold_hu)
     return valley
+
+
+def valley_depth(hu: np.ndarray, reach_kji, bone_threshold_hu: float) -> np.ndarray:
+    """Per voxel: how much darker it is than the plates on both sides (see :func:`_plates`) along the axis where it is
+    most, as a fraction of the plates' contrast with soft tissue; 0 where no plate reaches ``bone_threshold_hu``."""
+    depth = np.zeros(hu.shape, np.float32)
+    for axis, reach in enumerate(reach_kji):
+        low = _plates(hu, axis, reach)
+        d = (low - hu) / np.maximum(low - SOFT_TISSUE_HU, 1.0)
+        d[low < bone_threshold_hu] = 0.0
+        np.maximum(depth, d, out=depth)
+    return depth
 
 
 def readd_one_sided(labels_cc: np.ndarray, valley: np.ndarray, coarse_mm: float, geometry: ImageGeometry) -> np.ndarray:

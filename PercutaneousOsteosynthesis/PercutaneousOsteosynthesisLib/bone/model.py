@@ -30,11 +30,12 @@ from ..geometry import morphology
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
-from .components import name_components
+from .components import midline_x_of_labels, name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .hip_split import split_merged_femurs
-from .joints import crossable_joints, joint_valleys, readd_one_sided
+from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
+from .ring_split import split_pelvic_ring
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
 
 
@@ -296,6 +297,11 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.52, "femoral heads")
     if split_merged_femurs(env_labels, hu, crop_geo):  # femurs joined to the pelvis across the hip joint
         objects = ndimage.find_objects(env_labels)
+    report(0.53, "sacroiliac joints")
+    reach = joint_reach_voxels(max(coarse_mm, min(crop_geo.spacing)), crop_geo.spacing[::-1], params)
+    ring = split_pelvic_ring(env_labels, hu, candidate, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
+    if ring is not None:  # a pelvic ring split at its sacroiliac joints
+        objects = ndimage.find_objects(env_labels)
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
@@ -307,6 +313,13 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                       "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
     report(0.55, "joints")
     joint = crossable_joints(env_labels, comps, crop_geo, params)
+    if ring is not None:
+        joint |= ring["joint"]
+        for c in comps:
+            if c["label"] == ring["sacrum"]:
+                c["name"] = "sacrum"
+            elif c["label"] in ring["hip bones"]:
+                c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     name_components(comps, x_mid, env_labels, crop_geo)
     envelope = env_labels > 0
