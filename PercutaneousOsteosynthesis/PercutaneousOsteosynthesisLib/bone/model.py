@@ -35,8 +35,8 @@ from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
-from .ring_split import split_pelvic_ring
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
+from .ring_split import split_pelvic_ring
 
 
 @dataclass

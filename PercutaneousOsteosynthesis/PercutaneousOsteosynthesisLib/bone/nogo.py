@@ -8,8 +8,9 @@ the CT: in the sacrum's box, tunnel candidates are the voxels of soft-tissue HU 
 envelope or enclosed by it in the 2D slices of some orientation. Connected candidates are a tunnel when at least
 ``MIN_TUNNEL_ML``, thin (no point deeper than ``TUNNEL_MAX_RADIUS_MM`` in it: osteoporotic or fatty marrow of a
 vertebral body or the ala is thicker) and walled by cortex (``LINING_MIN_HU`` within a voxel of half of their wall).
-The one crossing the midline (or nearest to it) is the sacral canal; the others are foramina, named by side and
-numbered from the top (S1, S2, ...). Each structure is kept as its voxel centres (LPS) for distance queries.
+The one crossing the midline (or nearest to it) is the sacral canal; the others more than ``FORAMEN_MIN_LATERAL_MM``
+from the midline are foramina, named by side and numbered from the top (S1, S2, ...); tunnels nearer to the midline
+stay no-go structures, unnamed ("sacral tunnel 1", ...). Each structure is kept as its voxel centres (LPS) for distance queries.
 Run on grids up to 1.6 mm (coarser CTs: not assessed, see bone.ct_quality).
 
 A screw's clearance to a structure = distance from its axis to the nearest voxel centre of the structure, minus
@@ -33,6 +34,7 @@ TUNNEL_MAX_HU = 60.0
 TUNNEL_MAX_RADIUS_MM = 7.5
 LINING_MIN_HU = 350.0
 CANAL = "sacral canal"
+FORAMEN_MIN_LATERAL_MM = 15.0  # the sacral foramina lie 20-35 mm from the midline; a tunnel nearer is not named one
 EXACT_WITHIN_MM = 20.0  # clearances to a structure are exact up to this, lower bounds beyond
 NEURAL, ARTICULAR = "neural", "articular"  # what a screw entering the structure hits: nerve roots, a joint's cartilage
 
@@ -115,7 +117,9 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
                                                     abs(pieces[i][:, 0].mean() - mid)))
     out = [NogoStructure(CANAL, pieces[canal_i], half)]
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        foramina = sorted((p for i, p in enumerate(pieces) if i != canal_i and sign * (p[:, 0].mean() - mid) > 0),
+        foramina = sorted((p for i, p in enumerate(pieces) if i != canal_i and sign * (p[:, 0].mean() - mid) > FORAMEN_MIN_LATERAL_MM),
                           key=lambda p: -p[:, 2].mean())
         out += [NogoStructure(f"{side} S{level} foramen", p, half) for level, p in enumerate(foramina, start=1)]
+    near = [p for i, p in enumerate(pieces) if i != canal_i and abs(p[:, 0].mean() - mid) <= FORAMEN_MIN_LATERAL_MM]
+    out += [NogoStructure(f"sacral tunnel {k}", p, half) for k, p in enumerate(near, start=1)]  # unnamed, still no-go
     return out

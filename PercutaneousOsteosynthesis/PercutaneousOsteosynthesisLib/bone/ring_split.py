@@ -13,7 +13,9 @@ still shows in the CT as a dark sheet between two bright subchondral plates.
 3. A seeded watershed spreads the seeds over the candidate bone; crossing a voxel costs its valley depth (how much
    darker it is than the brightest bone within a joint's half width on both sides along some axis, as a fraction of
    that bone's contrast), so the seeds meet in the joints.
-4. The rest of the ring (marrow, lesions, filled gaps) takes the label of the nearest flooded voxel.
+4. Pieces of a flood not attached to its seeds (islands of trabeculae that the flood reached across marrow) are
+   dropped; the rest of the ring (marrow, lesions, filled gaps, those islands) takes the label of the nearest
+   flooded voxel.
 5. The split is kept when the sacrum and each hip bone are large enough (``MIN_SACRUM_ML``, ``MIN_HIP_ML``) and at
    least ``MIN_JOINT_FRACTION`` of the sacrum's voxels along each interface lie within a voxel of a valley (the
    joint space, dark or blurred): a real joint, not a fused one or a cut through solid bone. Those sacrum voxels
@@ -76,7 +78,11 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, candidate: np.ndar
     cost[~bone] = np.iinfo(np.uint16).max
     flooded = ndimage.watershed_ift(cost, seeds)
     flooded[~bone] = 0
-    # marrow, lesions and filled gaps: the label of the nearest flooded voxel
+    for value in (1, 2, 3):  # islands of dense bone (trabeculae inside a marrow space) reached across the marrow
+        pieces, _ = ndimage.label(flooded == value)
+        attached = np.unique(pieces[seeds == value])
+        flooded[(pieces > 0) & ~np.isin(pieces, attached[attached > 0])] = 0
+    # marrow, lesions, filled gaps and those islands: the label of the nearest flooded voxel
     nearest = ndimage.distance_transform_edt(flooded == 0, sampling=geometry.spacing[::-1], return_distances=False, return_indices=True)
     parts = np.where(ring, flooded[tuple(nearest)], 0).astype(np.int16)
     del nearest

@@ -153,7 +153,7 @@ def _sides(text: str) -> tuple:
 
 def cmd_corridors(args) -> int:
     from ..bone.model import build_bone_model
-    from ..corridors.find import find_corridors
+    from ..corridors.find import find_corridors, plan_screws
     from ..corridors.io import corridors_document, write_corridors
     from ..fileio.volume import read_ct
     from ..plan.markups import save_plan
@@ -170,7 +170,7 @@ def cmd_corridors(args) -> int:
         corridors = find_corridors(bone, ct, sides=_sides(args.side), margin_mm=margin, progress=bar)
     print_corridor_table(corridors)
     paths = [write_corridors(out / "corridors.json", corridors, ct, margin)]
-    plan = Plan(name="corridors", screws=[c.screw() for c in corridors if c.found], margin_mm=margin, ct_source=ct.source)
+    plan = Plan(name="corridors", screws=plan_screws(corridors), margin_mm=margin, ct_source=ct.source)
     paths.append(save_plan(plan, out / "plan.mrk.json"))
     paths.append(write_corridors_html(out / "corridors.html", corridors_document(corridors, ct, margin), corridors, bone))
     for p in paths:

@@ -30,7 +30,7 @@ def print_screw_table(report: dict):
         if s["joints_crossed"]:
             flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
         if s.get("nogo"):
-            flags.append(fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", [])))
+            flags.append(fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", []), s.get("implant", [])))
         if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
             flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
         print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "

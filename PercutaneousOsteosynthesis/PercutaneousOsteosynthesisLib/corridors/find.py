@@ -177,7 +177,7 @@ def _fit_screw(pathway: Pathway, side, line, bone, catalog, margin_mm: float):
         check = check_screw(screw, bone, margin_mm, catalog=catalog)
         if check.grade != "breach":
             return (screw, check), ""
-        what = ", ".join(check.neural + check.articular) or f"{check.min_clearance_mm:.1f} mm"
+        what = ", ".join(check.neural + check.articular + check.implant) or f"{check.min_clearance_mm:.1f} mm"
         reason = f"the {d:g} mm screw along it is graded breach ({what})"
     return None, reason
 
@@ -241,7 +241,7 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
                 margin_mm)
         base.triad = find_triad(*args, nearest_of(depth, metal))
         if not base.triad.found and metal is not None:
-            without = find_triad(*args, depth)
+            without = find_triad(*args, depth, checked=False)  # the room the implant takes
             if without.found:
                 base.triad.reason = (f"an existing implant (metal) in the neck leaves no room for it (without the implant: "
                                      f"3 x {without.screws[0].diameter_mm:g} mm, {without.spread_mm:.1f} mm apart)")
@@ -256,3 +256,15 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
         except PosteoInputError as exc:
             base.guidance = {"error": str(exc)}
     return base
+
+
+def plan_screws(corridors) -> list:
+    """The screws a plan starts from: each found corridor's proposed screw, except that a femoral neck whose triad was
+    found gets the triad's three screws (the usual fixation of a femoral neck) instead of its single central one."""
+    out = []
+    for c in corridors:
+        if c.triad is not None and c.triad.found:
+            out += list(c.triad.screws)
+        elif c.found:
+            out.append(c.screw())
+    return out

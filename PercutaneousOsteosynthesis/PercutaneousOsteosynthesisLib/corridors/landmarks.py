@@ -10,7 +10,13 @@
   of and medial to the acetabulum, ``RAMUS_LEVEL_MM``: its centroid and principal axis) and the ischial tuberosity
   (the lowest bone behind the acetabulum's centre); an extreme point is the centroid of the bone within
   ``EXTREME_MM`` of the extreme;
-- the sacroiliac joints: the centre of each side's joint gap (bone model label JOINT).
+- the sacroiliac joints: the centre of each side's joint gap (bone model label JOINT);
+- without both levels' foramina (a real sacrum's canal and foramina form one network of soft tissue), the S1 and S2
+  corridors' centres from the sacroiliac joints, which flank the S1 and S2 bodies: over the joints' height (S1 in its
+  upper ``SI_S1_SPLIT``, S2 below) and from ``SI_LEVEL_AHEAD_MM`` in front of them to their back, the left-right
+  line between the joints (``SI_LINE_INSET_MM`` short of each) that stays deepest in bone, moved onto the midline;
+  not on a CT coarser than the bone model's resampling limit, whose model closes the foramina (a corridor could then
+  run through one unseen).
 What cannot be found is left out (None); the pathways that need it then say so.
 """
 
@@ -26,6 +32,9 @@ RAMUS_LEVEL_MM = (-30.0, 15.0)
 RING_LATERAL_MM = 45.0
 SACRUM_BEHIND_MM = 15.0
 EXTREME_MM = 2.0
+SI_S1_SPLIT = 0.55  # S1 in the upper part of the sacroiliac joints' height (this fraction from the top), S2 below
+SI_LINE_INSET_MM = 10.0  # the left-right lines probed stop this far short of the joints
+SI_LEVEL_AHEAD_MM = 30.0  # and are probed up to this far in front of the joints (the sacral bodies)
 MIN_PART_ML = 0.5
 
 
@@ -47,6 +56,9 @@ class PelvisLandmarks:
     sides: dict = field(default_factory=dict)  # "left"/"right" -> SideLandmarks
     sacral_levels: dict = field(default_factory=dict)  # "S1"/"S2" -> LPS point on the midline
     sacral_axis_lps: np.ndarray | None = None  # unit, from S2 toward S1 (up the sacrum)
+    # without both levels' foramina: the S1 and S2 corridors' centres on the midline, from the sacroiliac joints
+    sacral_centres: dict = field(default_factory=dict)
+    sacral_reason: str = ""  # why there are neither (empty when there are)
 
 
 def sign_of(side: str) -> float:
@@ -134,6 +146,7 @@ def hip_bone_landmarks(out: SideLandmarks, pts: np.ndarray, side: str, voxel_mm3
 def find_landmarks(bone) -> PelvisLandmarks:
     """All landmarks of the bone model (see module doc)."""
     from ..bone.components import midline_x_lps
+    from ..bone.ct_quality import RESAMPLE_ABOVE_MM
     from ..bone.femoral_head import recognised_heads
     from ..bone.labels import JOINT
 
@@ -156,4 +169,42 @@ def find_landmarks(bone) -> PelvisLandmarks:
     if {"S1", "S2"} <= set(out.sacral_levels):
         v = out.sacral_levels["S1"] - out.sacral_levels["S2"]
         out.sacral_axis_lps = v / np.linalg.norm(v)
+    elif max(bone.ct_geometry.spacing) > RESAMPLE_ABOVE_MM:  # the model closes the foramina: a corridor could cross one
+        out.sacral_reason = (f"on a CT coarser than {RESAMPLE_ABOVE_MM:g} mm the sacral foramina are not resolved, so no "
+                             "sacral pathway is proposed")
+    else:
+        out.sacral_centres = sacral_centres_from_joints(bone, joint_lps, mid) if len(joint_lps) else {}
+        if len(out.sacral_centres) == 2:
+            v = out.sacral_centres["S1"] - out.sacral_centres["S2"]
+            out.sacral_axis_lps = v / np.linalg.norm(v)
+        elif out.sacral_centres:
+            out.sacral_reason = "between the sacroiliac joints no left-right line stays in bone at this level"
+        else:
+            out.sacral_reason = "no sacroiliac joints found either (the sacrum is not a separate bone)"
+    return out
+
+
+def sacral_centres_from_joints(bone, joint_lps: np.ndarray, midline_x: float) -> dict:
+    """{"S1", "S2"} -> LPS centre of that level's corridor on the midline, from the sacroiliac joints' points (see
+    module doc); empty when a side has no joint, without a level where no line between the joints stays in bone."""
+    sides = [joint_lps[sign * (joint_lps[:, 0] - midline_x) > 0] for sign in (1.0, -1.0)]
+    if min(len(p) for p in sides) < 50:
+        return {}
+    reach = float(np.median(np.abs(joint_lps[:, 0] - midline_x))) - SI_LINE_INSET_MM
+    top, bottom = np.percentile(joint_lps[:, 2], 95), np.percentile(joint_lps[:, 2], 5)
+    ys = np.arange(joint_lps[:, 1].min() - SI_LEVEL_AHEAD_MM, joint_lps[:, 1].max() + 1e-9, 1.0)
+    zs = np.arange(bottom, top + 1e-9, 1.0)
+    xs = midline_x + np.arange(-reach, reach + 1e-9, 1.0)
+    if reach <= 0 or len(zs) < 4:
+        return {}
+    y, z, x = np.meshgrid(ys, zs, xs, indexing="ij")
+    sdf = bone.signed_distance_lps(np.column_stack([x.ravel(), y.ravel(), z.ravel()])).reshape(x.shape)
+    depth = -sdf.max(axis=2)  # per (y, z): the bone around the left-right line that stays deepest
+    upper = zs >= top - SI_S1_SPLIT * (top - bottom)
+    out = {}
+    for level, rows in (("S1", upper), ("S2", ~upper)):
+        d = np.where(rows[None, :], depth, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(d)), d.shape)
+        if d[a, b] > 0:  # else no left-right line between the joints stays in bone at that level
+            out[level] = np.array([midline_x, ys[a], zs[b]])
     return out

@@ -6,7 +6,8 @@ to bite the far cortex, the size of its search) and a rule turning the landmarks
 the tip rule):
 
 - S1 / S2 iliosacral: from the side's ilium to the sacral midline; centred on the midline above the S1 foramina
-  (S1: by half the S1-S2 spacing) or between the S1 and S2 foramina (S2); nominal direction medial;
+  (S1: by half the S1-S2 spacing) or between the S1 and S2 foramina (S2), or where the landmarks put them from the
+  sacroiliac joints when no foramina are found; nominal direction medial;
 - S1 / S2 transsacral: the same levels, from the left ilium through the sacrum to the right ilium (bicortical);
 - supra-acetabular (LC-II): from the anterior inferior iliac spine toward the posterior superior iliac spine, above
   the acetabulum and the greater sciatic notch;
@@ -77,6 +78,8 @@ def _unit(v) -> np.ndarray:
 
 
 def _sacral_centre(lm: PelvisLandmarks, level: str) -> np.ndarray | None:
+    if level in lm.sacral_centres:  # from the sacroiliac joints (no foramina found)
+        return lm.sacral_centres[level]
     if not {"S1", "S2"} <= set(lm.sacral_levels):
         return None
     s1, s2 = lm.sacral_levels["S1"], lm.sacral_levels["S2"]
@@ -100,7 +103,7 @@ def search_region(pathway: Pathway, lm: PelvisLandmarks, side: str | None) -> tu
         level = p.name.split()[0]
         centre = _sacral_centre(lm, level)
         if centre is None:
-            return None, "no S1 and S2 foramina found in the CT (sacrum not a separate bone, or a coarse CT)"
+            return None, f"no S1 and S2 foramina found in the CT: {lm.sacral_reason}"
         if p.role == roles.TRANSSACRAL:  # from the left ilium (+x) to the right
             return region(centre, (-1.0, 0.0, 0.0), TipRule("run", back_off_mm=FAR_CORTEX_BITE_MM),
                           lateral_reach("left"), lateral_reach("right"))

@@ -136,9 +136,10 @@ def _best_triangle(entry, direction, up, back, tip_rule, depth_fn, diameter_mm: 
 
 
 def find_triad(side: str, entry_lps, corridor_tip_lps, head_centre_lps, head_radius_mm: float, subchondral_mm: float,
-               bone, catalog, margin_mm: float, depth_fn) -> Triad:
+               bone, catalog, margin_mm: float, depth_fn, checked: bool = True) -> Triad:
     """The widest femoral-neck triad around the corridor from ``entry_lps`` to ``corridor_tip_lps`` (see module doc);
-    ``depth_fn(points) -> mm`` inside bone (the corridors' depth)."""
+    ``depth_fn(points) -> mm`` inside bone (the corridors' depth). ``checked=False``: the screws are not checked
+    (what would fit if ``depth_fn`` were the whole truth, e.g. without an old implant; never proposed as such)."""
     entry, tip = np.asarray(entry_lps, float), np.asarray(corridor_tip_lps, float)
     direction = (tip - entry) / np.linalg.norm(tip - entry)
     up, back = neck_frame(-direction)  # the neck axis points from the head toward the neck: reversed
@@ -164,7 +165,8 @@ def find_triad(side: str, entry_lps, corridor_tip_lps, head_centre_lps, head_rad
             screw = Screw(f"{side} femoral neck {pos}", a, a + imp.length_mm * direction, d, imp.id, imp.thread_length_mm,
                           role=roles.FEMORAL_NECK)
             screws.append(screw)
-            checks.append(check_screw(screw, bone, margin_mm, catalog=catalog))
+            if checked:
+                checks.append(check_screw(screw, bone, margin_mm, catalog=catalog))
         if len(screws) == 3 and all(c.grade != "breach" for c in checks):
             return Triad(side, True, "", screws, checks, float(spread))
         reasons.append(f"the {d:g} mm triad found is graded breach or too short for the catalog")

@@ -24,7 +24,8 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
 * no-go structures (``bone.nogo``: the sacral canal and foramina, the greater sciatic notches, the hip joints'
   cartilage spaces): the clearance
   to each; a screw entering one is a breach whatever its bone clearance (``neural`` names the nerve tunnels it
-  enters, ``articular`` the joints);
+  enters, ``articular`` the joints); existing metal (an old implant, ``EXISTING_IMPLANT``) is one too: clearance from
+  the screw's cylinder to the metal voxel centres less half a voxel (``metal_clearance_mm``, ``implant``);
 * bicortical screws (``Screw.bicortical``: trans-iliac-transsacral, LC-II into the far table): the tip is meant to
   bite the far cortex. When the axis leaves the bone at the tip by at most ``BICORTICAL_PROTRUSION_MM``, the exit
   zone (mirror of the entry zone, from the tip back over the protrusion and the far cortex) is left out like the
@@ -50,6 +51,7 @@ GRADES = ("excellent", "acceptable", "breach")
 PERFORATION_GRADE_LIMITS_MM = (2.0, 4.0)  # grade 1 below the first, 2 below the second, 3 beyond
 BICORTICAL_PROTRUSION_MM = 5.0
 OVERSHOOT_REACH_MM = 100.0
+EXISTING_IMPLANT = "existing implant (metal)"
 
 
 @dataclass
@@ -75,16 +77,23 @@ class ScrewCheck:
     overshoot_to_bone_mm: float | None = None
     nogo_clearance_mm: dict = field(default_factory=dict)  # structure name -> clearance (mm); < 0: the screw enters it
     articular_structures: tuple = ()  # names of the no-go structures that are joints (hip joint), not nerves
+    implant_structures: tuple = ()  # names of the no-go structures that are existing metal (an old implant)
 
     @property
     def neural(self) -> list:
         """Names of the neural no-go structures (sacral canal, foramina) the screw enters."""
-        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name not in self.articular_structures]
+        return [name for name, c in self.nogo_clearance_mm.items()
+                if c < 0 and name not in self.articular_structures and name not in self.implant_structures]
 
     @property
     def articular(self) -> list:
         """Names of the joint spaces (hip joint cartilage) the screw enters: an intra-articular screw."""
         return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name in self.articular_structures]
+
+    @property
+    def implant(self) -> list:
+        """Names of the existing implants (metal) the screw runs into."""
+        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name in self.implant_structures]
 
     @property
     def ok(self) -> bool:
@@ -108,7 +117,7 @@ class ScrewCheck:
                "bicortical": bool(self.bicortical), "exit_zone_mm": float(self.exit_zone_mm),
                "overshoot_to_bone_mm": None if self.overshoot_to_bone_mm is None else float(self.overshoot_to_bone_mm),
                "nogo": {k: round(float(v), 2) for k, v in self.nogo_clearance_mm.items()}, "neural": self.neural,
-               "articular": self.articular,
+               "articular": self.articular, "implant": self.implant,
                "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
                else float(self.metal_clearance_mm)}
         if profile:
@@ -222,10 +231,15 @@ def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: 
     tip_in_joint = bool(joint[-1]) or (tip_sdf > 0 and _bone_ahead(screw, bone, bone.parameters.joint_max_gap_mm))
     structures = bone.nogo_structures()
     nogo = {n.name: n.clearance_mm(pts, screw.radius_mm) for n in structures}
-    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # neural or intra-articular
+    metal = None
+    tree = metal_tree(bone)
+    if tree.n:  # an old implant: its voxel centres less half a voxel (its surface lies between centres)
+        metal = metal_clearance(screw, tree)[0] - 0.5 * float(min(bone.geometry.spacing))
+        nogo[EXISTING_IMPLANT] = metal
+    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # neural, intra-articular, metal
     return ScrewCheck(screw.name, cmin, at, breach, float(np.mean(sdf < 0)), grade, zone,
-                      max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm), None, screw.bicortical, exit_zone, overshoot,
-                      nogo, tuple(n.name for n in structures if n.kind == ARTICULAR))
+                      max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm), metal, screw.bicortical, exit_zone, overshoot,
+                      nogo, tuple(n.name for n in structures if n.kind == ARTICULAR), (EXISTING_IMPLANT,) if metal is not None else ())
 
 
 def _far_cortex_keep(s, clearance, sdf, radius_mm: float, zone_max_mm: float) -> int:
@@ -298,9 +312,7 @@ def check_screws(screws, bone: BoneModel, margin_mm: float = 1.0, metal: bool = 
     if dup:
         raise PosteoInputError("plan", f"screw names must be unique; repeated: {', '.join(sorted(dup))}")
     checks = [check_screw(s, bone, margin_mm, step_mm, catalog=catalog) for s in screws]
-    if metal:
-        tree = metal_tree(bone)
-        for s, c in zip(screws, checks):
-            if tree.n:
-                c.metal_clearance_mm = metal_clearance(s, tree)[0]
+    if not metal:
+        for c in checks:
+            c.metal_clearance_mm = None
     return checks, pairwise_gaps(screws)

@@ -133,7 +133,7 @@ class ScrewSet:
             sn.write_check(node, sn.INVALID, None)
             sn.show_model(model, None, sn.INVALID)
             return {"name": name, "grade": sn.INVALID, "error": str(exc)}
-        sn.write_check(node, result.grade, result.min_clearance_mm, nogo_text(result.nogo_clearance_mm, result.neural, result.articular))
+        sn.write_check(node, result.grade, result.min_clearance_mm, nogo_text(result.nogo_clearance_mm, result.neural, result.articular, result.implant))
         sn.show_model(model, screw, result.grade)
         return result.to_dict(profile=False)
 

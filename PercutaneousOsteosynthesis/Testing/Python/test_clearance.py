@@ -128,3 +128,23 @@ def test_check_screws_pairs_and_metal(phantom, phantom_bone):
     near = Screw("near metal", a + off * perp + 2 * u, b + off * perp - 2 * u, 7.3)
     (c,), _ = check_screws([near], phantom_bone)
     assert abs(c.metal_clearance_mm - 2.0) < 1.0
+
+
+def test_a_screw_into_an_old_implant_is_a_breach(phantom, phantom_bone):
+    """The phantom's old screw (a metal cylinder in the right femoral neck, from its truth): a new screw drawn along
+    it lies in bone all along (the metal is inside the bone envelope) yet runs into the implant: a breach, named; one
+    parallel to it, 3 mm clear of its surface, is not."""
+    _, truth = phantom
+    m = truth["metal"][0]
+    a, b = np.array(m["a_lps"]), np.array(m["b_lps"])
+    u = (b - a) / np.linalg.norm(b - a)
+    into = check_screw(Screw("into old screw", a + 5 * u, b - 5 * u, 7.3), phantom_bone)
+    assert into.min_clearance_mm > -1.0  # the bone alone would not call it a breach
+    assert into.grade == "breach" and into.implant == ["existing implant (metal)"] and into.neural == []
+    assert into.metal_clearance_mm < -m["radius_mm"]
+    assert "existing implant (metal)" in into.to_dict()["implant"]
+    perp = np.cross(u, [0.0, 0.0, 1.0])
+    perp /= np.linalg.norm(perp)
+    off = m["radius_mm"] + 3.0 + 3.65
+    beside = check_screw(Screw("beside old screw", a + off * perp + 2 * u, b + off * perp - 2 * u, 7.3), phantom_bone)
+    assert beside.implant == [] and beside.metal_clearance_mm == pytest.approx(3.0, abs=1.0)

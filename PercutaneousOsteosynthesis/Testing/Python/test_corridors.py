@@ -192,7 +192,16 @@ def test_cli_corridors_plan_read_by_slicer(phantom, tmp_path):
     scene = mrml.prepare_scene()
     ids = load_plan_into_scene(out / "plan.mrk.json", scene)
     lines = {scene.GetNodeByID(i).GetName(): scene.GetNodeByID(i) for i in ids}
+    # the left femoral neck's triad replaces its single central screw in the plan (corridors.json keeps both)
+    neck = next(c for c in found if c["name"] == "femoral neck")
+    assert neck["triad"]["found"] and "left femoral neck" not in by_name
+    for t in neck["triad"]["screws"]:
+        assert by_name[t["name"]].role == "femoral neck"
+        assert by_name[t["name"]].entry_lps == pytest.approx(t["entry_lps"], abs=0.01)
+    assert len(plan.screws) == len(found) + 2
     for c in found:
+        if c is neck:
+            continue
         label = f"{c['side']} {c['name']}" if c["side"] else c["name"]
         screw = by_name[label]
         assert screw.role == c["role"] and screw.implant_id == c["implant_id"]
@@ -281,3 +290,34 @@ def test_femoral_neck_triad_on_the_phantom(phantom_corridors, anatomy):
         assert clearance[start:].min() >= 0.0, (screw.name, float(clearance[start:].min()))
     right = next(c for c in phantom_corridors if c.label == "right femoral neck").triad
     assert not right.found and "existing implant" in right.reason
+
+
+def test_real_ct_sacral_corridors_stay_in_bone(real_ct_1mm, real_bone_1mm):
+    """The Visible Human pelvis at 1 mm: its sacral canal and foramina form one network of soft tissue (with the lumbar
+    canal), so the S1 and S2 levels come from its sacroiliac joints. Each proposed screw stays in bone along its whole
+    length with the clearance stated, measured again exactly on the bone surface mesh, and enters on its own side;
+    pathways that need the acetabulum (the scan ends at the top of the femoral heads) say why they are not proposed."""
+    from PercutaneousOsteosynthesisLib.bone.components import midline_x_lps
+    from PercutaneousOsteosynthesisLib.screws.mesh_check import MeshDistance, bone_inside_test, exact_min_clearance
+
+    bone = real_bone_1mm
+    corridors = find_corridors(bone, real_ct_1mm)
+    found = {c.label: c for c in corridors if c.found}
+    assert {"left S1 iliosacral", "right S1 iliosacral"} <= set(found)
+    surface = bone.surface_polydata_lps()  # envelope + crossable sacroiliac joints
+    distance, inside = MeshDistance(surface), bone_inside_test(bone)
+    mid = midline_x_lps(bone)
+    rows = []
+    for c in found.values():
+        screw = c.screw()
+        exact = exact_min_clearance(screw, surface, inside, distance=distance)
+        rows.append(f"{c.label:<22} width {c.width_mm:4.1f} mm, {c.diameter_mm:g} x {c.length_mm:g} mm, clearance "
+                    f"{c.min_clearance_mm:.2f} mm (mesh {exact.min_clearance_mm:.2f} mm)")
+        assert exact.grade != "breach" and exact.min_clearance_mm >= 0.0, c.label
+        assert exact.min_clearance_mm == pytest.approx(c.min_clearance_mm, abs=0.5), c.label
+        if c.side is not None:
+            assert np.sign(c.entry_lps[0] - mid) == (1.0 if c.side == "left" else -1.0)  # LPS +x: the patient's left
+    print("\n".join(rows))
+    for c in corridors:
+        if c.name in ("supra-acetabular", "anterior column", "posterior column", "femoral neck"):
+            assert not c.found and "femoral head" in c.reason
