@@ -7,10 +7,13 @@ cortical bone. The bone model's hole filling may have made parts of an oblique t
 the CT: in the sacrum's box, tunnel candidates are the voxels of soft-tissue HU that are either inside the sacrum's
 envelope or enclosed by it in the 2D slices of some orientation. Connected candidates are a tunnel when at least
 ``MIN_TUNNEL_ML``, thin (no point deeper than ``TUNNEL_MAX_RADIUS_MM`` in it: osteoporotic or fatty marrow of a
-vertebral body or the ala is thicker) and walled by cortex (``LINING_MIN_HU`` within a voxel of half of their wall).
-The one crossing the midline (or nearest to it) is the sacral canal; the others more than ``FORAMEN_MIN_LATERAL_MM``
-from the midline are foramina, named by side and numbered from the top (S1, S2, ...); tunnels nearer to the midline
-stay no-go structures, unnamed ("sacral tunnel 1", ...). Each structure is kept as its voxel centres (LPS) for distance queries.
+vertebral body or the ala is thicker) and walled by cortex (``LINING_MIN_HU`` within a voxel of half of their wall),
+or thin and crossing the midline: in a real sacrum the canal and the foramina opening from it (with the lumbar canal
+above) form one network whose wall is largely openings, not cortex, and it is kept whole as the canal. The one
+crossing the midline (or nearest to it) is the sacral canal; the others more than ``FORAMEN_MIN_LATERAL_MM`` from the
+midline are foramina, named by side and numbered from the top (S1, S2, ...); tunnels nearer to the midline stay
+no-go structures, unnamed ("sacral tunnel 1", ...). Each structure is kept as its voxel centres (LPS) for distance
+queries.
 Run on grids up to 1.6 mm (coarser CTs: not assessed, see bone.ct_quality).
 
 A screw's clearance to a structure = distance from its axis to the nearest voxel centre of the structure, minus
@@ -75,8 +78,9 @@ def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
 
 
-def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[np.ndarray]:
-    """[k, j, i] index arrays of the candidate regions that are tunnels (see module docstring)."""
+def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float, crosses_midline) -> list[np.ndarray]:
+    """[k, j, i] index arrays of the candidate regions that are tunnels (see module docstring); ``crosses_midline(kji)``
+    tells a thin region crossing the midline, kept lined or not (the canal with the foramina opening from it)."""
     lab, n = ndimage.label(candidates)
     if n == 0:
         return []
@@ -87,9 +91,14 @@ def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxe
     lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
     walls = np.bincount(wall[wall > 0], minlength=n + 1)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    keep = [k for k in range(1, n + 1) if sizes[k] >= min_voxels and deepest[k - 1] <= TUNNEL_MAX_RADIUS_MM
-            and lined[k] >= 0.5 * max(walls[k], 1)]
-    return [np.argwhere(lab == k) for k in keep]
+    out = []
+    for k in range(1, n + 1):
+        if sizes[k] < min_voxels or deepest[k - 1] > TUNNEL_MAX_RADIUS_MM:
+            continue
+        kji = np.argwhere(lab == k)
+        if lined[k] >= 0.5 * max(walls[k], 1) or crosses_midline(kji):
+            out.append(kji)
+    return out
 
 
 def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
@@ -105,13 +114,18 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     candidates = (sub_hu < TUNNEL_MAX_HU) & (sacrum | enclosed)
     g = bone.geometry
     offset = np.array([s.start for s in box])
-    pieces = [g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
-              for kji in _tunnel_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3)]
-    if not pieces:
-        return []
     from .components import midline_x_lps
 
     mid = midline_x_lps(bone)
+
+    def crosses_midline(kji):
+        x = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))[:, 0]
+        return bool(x.min() < mid < x.max())
+
+    pieces = [g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
+              for kji in _tunnel_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3, crosses_midline)]
+    if not pieces:
+        return []
     half = 0.5 * float(min(g.spacing))
     canal_i = min(range(len(pieces)), key=lambda i: (not (pieces[i][:, 0].min() < mid < pieces[i][:, 0].max()),
                                                     abs(pieces[i][:, 0].mean() - mid)))

@@ -96,3 +96,17 @@ def test_a_blurred_real_joint_is_not_guessed(real_ct_1mm, spacing):
     bone = build_bone_model(averaged_to_spacing(real_ct_1mm, spacing))
     names = {c["name"] for c in bone.components}
     assert "sacrum" not in names and any("pelvic ring" in n for n in names)
+
+
+def test_real_sacral_canal_is_a_no_go_structure(real_bone_1mm):
+    """On the real 1 mm CT the sacral canal, the foramina opening from it and the lumbar canal above form one network
+    of soft tissue whose wall is largely openings: kept whole as the sacral canal, a no-go structure. A screw drawn
+    across the midline through the canal at S2 (the midline voxels there read -95 to 16 HU in the CT) enters it."""
+    from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
+    from PercutaneousOsteosynthesisLib.screws.screw import Screw
+
+    canal = next(n for n in real_bone_1mm.nogo_structures() if n.name == "sacral canal")
+    assert len(canal.points_lps) * real_bone_1mm.geometry.voxel_volume_mm3 / 1000.0 > 10.0
+    assert np.ptp(canal.points_lps[:, 2]) > 60.0  # from the lower sacrum up into the lumbar canal
+    check = check_screw(Screw("through the canal", (236.0, 346.0, 458.0), (286.0, 346.0, 458.0), 6.5), real_bone_1mm)
+    assert check.grade == "breach" and "sacral canal" in check.neural
