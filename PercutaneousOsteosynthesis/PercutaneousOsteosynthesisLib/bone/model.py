@@ -27,6 +27,7 @@ from scipy import ndimage
 from ..errors import PosteoInputError, check_parameters
 from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
+from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
@@ -104,7 +105,7 @@ class BoneModel:
         near = morphology.dilate(added, 2)
         closed = morphology.close(np.pad((labels > 0) | added, 2), 2)[2:-2, 2:-2, 2:-2]
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
-        sdf = signed_distance_mm(labels > 0, self.geometry)
+        sdf = signed_distance_mm(labels, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
                          self.ct_quality, self.component_labels, nogo=self.nogo)
 
@@ -162,7 +163,7 @@ class BoneModel:
         if self._surface is None:
             from .surface import mask_surface_lps
 
-            self._surface = mask_surface_lps(self.labels > 0, self.geometry)
+            self._surface = mask_surface_lps(self.labels, self.geometry)
         return self._surface
 
 
@@ -202,14 +203,23 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
     """Connected components (6-connected) of at least ``min_ml``, labelled 1.. by decreasing size, in the smallest
-    unsigned integer type that holds their count."""
-    img = image_from_array(candidate.view(np.uint8), geometry)
+    unsigned integer type that holds their count.  Labelled in the candidate's bounding box only (a crop keeps the
+    components' raster order, so their labels): the margin around it holds none."""
+    box = bounding_box(candidate)
+    if box is None:
+        return np.zeros(candidate.shape, np.uint8)
+    img = image_from_array(candidate[box].view(np.uint8), geometry)
     relabel = sitk.RelabelComponentImageFilter()
     relabel.SetMinimumObjectSize(int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
     cc = relabel.Execute(sitk.ConnectedComponent(img, False))
+    del img
     n = relabel.GetNumberOfObjects()
     pixel = {1: sitk.sitkUInt8, 2: sitk.sitkUInt16}.get(np.min_scalar_type(n).itemsize)
-    return sitk.GetArrayFromImage(sitk.Cast(cc, pixel) if pixel is not None else cc)
+    if pixel is not None:
+        cc = sitk.Cast(cc, pixel)
+    out = np.zeros(candidate.shape, sitk.GetArrayViewFromImage(cc).dtype)
+    out[box] = sitk.GetArrayViewFromImage(cc)
+    return out
 
 
 def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):
@@ -234,6 +244,21 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
     env_labels[(outer & (hu < np.maximum(mid, params.cortex_threshold_hu))) | (deep & (hu < mid))] = 0
 
 
+def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: BoneParameters) -> np.ndarray:
+    """The label map: the envelope cancellous, cortex where dense, metal anywhere, then joints; built in place in
+    one uint8 array (the envelope's mask) with one more mask, not a temporary per label."""
+    envelope = np.not_equal(env_labels, 0)
+    mask = np.greater_equal(hu, params.cortex_threshold_hu)
+    mask &= envelope
+    labels = envelope.view(np.uint8)
+    labels *= CANCELLOUS
+    np.putmask(labels, mask, CORTEX)
+    np.greater_equal(hu, params.metal_threshold_hu, out=mask)
+    np.putmask(labels, mask, METAL)
+    np.putmask(labels, joint, JOINT)
+    return labels
+
+
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
     """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional.
 
@@ -250,18 +275,15 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     coarse_mm = max(original_geometry.spacing) if max(original_geometry.spacing) > max(g.spacing) + 1e-6 else 0.0
     threshold = params.coarse_bone_threshold_hu if coarse_mm > 0 else params.bone_threshold_hu
     report(0.0, "thresholding")
-    candidate = a >= threshold
-    if not candidate.any():
-        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {threshold:.0f} HU")
     # crop to the candidate bone + margin
     margin = [int(np.ceil(params.margin_mm / s)) for s in g.spacing]
-    nz = [np.nonzero(candidate.any(axis=ax))[0] for ax in ((1, 2), (0, 2), (0, 1))]  # k, j, i
-    lo_kji = [max(0, int(n[0]) - m) for n, m in zip(nz, margin[::-1])]
-    hi_kji = [min(sh, int(n[-1]) + m + 1) for n, sh, m in zip(nz, a.shape, margin[::-1])]
-    sl = tuple(slice(lo, hi) for lo, hi in zip(lo_kji, hi_kji))
+    sl = bounding_box(a >= threshold, margin[::-1])
+    if sl is None:
+        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {threshold:.0f} HU")
+    lo_kji, hi_kji = [s.start for s in sl], [s.stop for s in sl]
     crop_geo = g.cropped(lo_kji[::-1], hi_kji[::-1])
     hu = a[sl]
-    candidate = candidate[sl]
+    candidate = hu >= threshold  # on the crop only: the whole grid's mask is not kept while the bones are built
     if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
@@ -290,6 +312,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         sub = env_labels[box]
         sub[filled & (sub == 0)] = lab
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+    del labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
@@ -309,15 +332,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     joint = crossable_joints(env_labels, comps, crop_geo, params)
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     name_components(comps, x_mid, env_labels, crop_geo)
-    envelope = env_labels > 0
-    labels = np.zeros(hu.shape, np.uint8)
-    labels[envelope] = CANCELLOUS
-    labels[envelope & (hu >= params.cortex_threshold_hu)] = CORTEX
-    labels[hu >= params.metal_threshold_hu] = METAL
-    labels[joint] = JOINT
-    del labels_cc
+    labels = _labels(env_labels, hu, joint, params)
+    del joint
     report(0.65, "signed distance field")
-    sdf = signed_distance_mm(labels > 0, crop_geo)
+    sdf = signed_distance_mm(labels, crop_geo)
     report(1.0, "bone model ready")
     model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     if quality["level"] == "full":

@@ -6,18 +6,20 @@ import numpy as np
 import vtk
 from vtk.util import numpy_support
 
+from ..geometry.bounding_box import nonzero_ranges
 from ..geometry.frames import ImageGeometry
 from ..geometry.vtk_matrix import to_vtk_matrix
 
 
 def _padded_image(mask: np.ndarray):
-    """The mask padded by one background voxel, as vtkImageData holding only the padded mask's bounding box (plus
-    that background layer) placed at its own indices: what flying edges would see of the whole padded array."""
-    nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
-    lo = [int(n[0]) if len(n) else 0 for n in nz]  # k, j, i of the box's first mask voxel; padded: its voxel before
-    hi = [int(n[-1]) + 1 if len(n) else size for n, size in zip(nz, mask.shape)]
+    """The mask (bool, or labels: inside where nonzero) padded by one background voxel, as vtkImageData holding only
+    the padded mask's bounding box (plus that background layer) placed at its own indices: what flying edges would
+    see of the whole padded array."""
+    nz = nonzero_ranges(mask)
+    lo = [int(n[0]) for n in nz] if nz else [0, 0, 0]  # k, j, i of the box's first mask voxel; padded: its voxel before
+    hi = [int(n[-1]) + 1 for n in nz] if nz else list(mask.shape)
     m = np.zeros([b - a + 2 for a, b in zip(lo, hi)], np.uint8)
-    m[1:-1, 1:-1, 1:-1] = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    np.not_equal(mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], 0, out=m[1:-1, 1:-1, 1:-1].view(bool))
     img = vtk.vtkImageData()
     img.SetDimensions(m.shape[2], m.shape[1], m.shape[0])
     img.SetOrigin(float(lo[2]), float(lo[1]), float(lo[0]))  # padded index of the box's first voxel
@@ -59,7 +61,8 @@ def _points_inward(matrix, smooth_iterations: int) -> bool:
 
 
 def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
-    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
+    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask (bool, or
+    labels: inside where nonzero)."""
     # index (with the padding) -> LPS
     mat = geometry.ijk_to_lps_matrix() @ np.array([[1, 0, 0, -1], [0, 1, 0, -1], [0, 0, 1, -1], [0, 0, 0, 1]], float)
     surface = _surface_pipeline(_padded_image(mask), mat, smooth_iterations)
