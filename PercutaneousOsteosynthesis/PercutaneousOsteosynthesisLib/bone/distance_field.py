@@ -1,9 +1,9 @@
 """Signed distance fields (mm) of binary masks, multithreaded (SimpleITK's Maurer transform).
 
-Large fresh arrays are costly (page faults): each transform's squared distances are read through a view of
-SimpleITK's buffer, the field is the one full-size array allocated here, and the inside distances are written only
-into the mask's voxels (a small part of the grid around bone).  The inside transform runs first, before the field
-and the outside transform's buffers exist, so that the two never add up in memory.
+Large fresh arrays are costly (page faults): the inside transform runs first, before the field exists, and its
+squared distances are read through a view of SimpleITK's buffer; the field is computed in place in the outside
+transform's own buffer (no full-size array allocated here); the inside distances are written only into the mask's
+voxels (a small part of the grid around bone).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from ..fileio.volume import image_from_array
+from ..fileio.volume import array_of_image, image_from_array
 from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
 
@@ -55,9 +55,9 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
             depth = np.sqrt(np.maximum(sitk.GetArrayViewFromImage(inside_sq)[sub], 0.0, dtype=np.float32))
             del inside_sq
         depth -= np.float32(2.0 * off)
-    outside_sq = _squared_distance_image(mask_u8, geometry, target_value=1)
-    sdf = np.maximum(sitk.GetArrayViewFromImage(outside_sq), 0.0, dtype=np.float32)  # 0 inside the mask
-    del outside_sq
+    # the field is the outside transform's own buffer: a fresh full-size array costs as much as the square roots
+    sdf = array_of_image(_squared_distance_image(mask_u8, geometry, target_value=1))
+    np.maximum(sdf, 0.0, out=sdf)  # 0 inside the mask
     np.sqrt(sdf, out=sdf)
     sdf -= off  # outside voxels done; inside voxels now read -off
     if box is not None:

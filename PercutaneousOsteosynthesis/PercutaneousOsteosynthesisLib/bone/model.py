@@ -31,7 +31,7 @@ from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
-from .components import name_components
+from .components import component_summary, name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .hip_split import split_merged_femurs
@@ -320,14 +320,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     if split_merged_femurs(env_labels, hu, crop_geo):  # femurs joined to the pelvis across the hip joint
         objects = ndimage.find_objects(env_labels)
     for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
-        kji = np.argwhere(env_labels[box] == lab) + [s.start for s in box]
-        if len(kji) == 0:
-            continue
-        pts = crop_geo.ijk_to_lps(kji[:, ::-1].astype(float))
-        comps.append({"label": lab, "box": box, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
-                      "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
+        summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
+        if summary is not None:
+            comps.append(summary)
     report(0.55, "joints")
     joint = crossable_joints(env_labels, comps, crop_geo, params)
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
