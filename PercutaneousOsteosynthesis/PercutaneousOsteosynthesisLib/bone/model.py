@@ -229,11 +229,15 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
     CT (``coarse_mm`` > 0, its largest original spacing): the edge is spread over about one original voxel; the
     outer layer as thick as half an original voxel stays bone only above the local mid-level between soft tissue
     and the brightest bone within that distance, and never below the cortex threshold."""
-    envelope = env_labels > 0
-    if coarse_mm <= 0:
-        band = envelope & ~morphology.erode(envelope, 1)
-        env_labels[band & (hu < params.cortex_threshold_hu)] = 0
+    if coarse_mm <= 0:  # in the envelope's box grown by one (background) layer: the same erosion as on the whole grid
+        box = bounding_box(env_labels, 1)
+        sub = env_labels[box]
+        band = sub > 0
+        band &= ~morphology.erode(band, 1)
+        band &= hu[box] < params.cortex_threshold_hu
+        np.putmask(sub, band, 0)
         return
+    envelope = env_labels > 0
     size = [2 * max(1, int(round(0.5 * coarse_mm / s))) + 1 for s in working.spacing[::-1]]  # k, j, i
     local_bone = ndimage.maximum_filter(np.where(envelope, hu, -1000.0), size=size)
     mid = 0.5 * (local_bone + SOFT_TISSUE_HU)
@@ -310,7 +314,8 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 touches.append((axis, 1))
         filled = _fill_component(labels_cc[box] == lab, touches, radius)
         sub = env_labels[box]
-        sub[filled & (sub == 0)] = lab
+        filled &= sub == 0
+        np.putmask(sub, filled, lab)
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
     del labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's

@@ -8,8 +8,11 @@ import numpy as np
 def nonzero_ranges(mask: np.ndarray) -> list[np.ndarray] | None:
     """Per axis (k, j, i): the indices of the slices holding a nonzero voxel of a 3D mask (bool or integer); None when
     there is none."""
-    nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
-    return nz if len(nz[0]) else None
+    k = np.flatnonzero(mask.any(axis=(1, 2)))
+    if not len(k):
+        return None
+    ji = mask[k[0]:k[-1] + 1].any(axis=0)  # two passes over the mask, not three
+    return [k, np.flatnonzero(ji.any(axis=1)), np.flatnonzero(ji.any(axis=0))]
 
 
 def bounding_box(mask: np.ndarray, pad=0) -> tuple[slice, ...] | None:
