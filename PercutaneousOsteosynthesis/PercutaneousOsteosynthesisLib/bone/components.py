@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from ..geometry import morphology
 from .femoral_head import sphere_support
 
 KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "other")
@@ -65,7 +65,7 @@ def surface_points_lps(env_labels: np.ndarray, comp: dict, geometry) -> np.ndarr
     """LPS centres of the component's boundary voxels (a 6-neighbour outside it)."""
     box = comp["box"]
     own = env_labels[box] == comp["label"]
-    boundary = own & ~ndimage.binary_erosion(own)
+    boundary = own & ~morphology.erode(own, 1)  # the 6-neighbour erosion
     kji = np.argwhere(boundary) + [s.start for s in box]
     return geometry.ijk_to_lps(kji[:, ::-1].astype(float))
 

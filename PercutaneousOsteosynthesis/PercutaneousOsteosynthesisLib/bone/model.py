@@ -148,7 +148,8 @@ class BoneModel:
 
     def volumes_ml(self) -> dict:
         v = self.geometry.voxel_volume_mm3 / 1000.0
-        counts = np.bincount(self.labels.ravel(), minlength=5)
+        # per slice: np.bincount widens its input to int64 (8 bytes per voxel of the whole grid at once)
+        counts = sum((np.bincount(layer.ravel(), minlength=5) for layer in self.labels), np.zeros(5, np.int64))
         return {"bone": float(counts[1:4].sum() * v), "cortex": float(counts[CORTEX] * v),
                 "cancellous": float(counts[CANCELLOUS] * v), "metal": float(counts[METAL] * v),
                 "sacroiliac_joint": float(counts[JOINT] * v)}
@@ -235,7 +236,7 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
         band = sub > 0
         band &= ~morphology.erode(band, 1)
         band &= hu[box] < params.cortex_threshold_hu
-        np.putmask(sub, band, 0)
+        np.copyto(sub, 0, where=band)
         return
     envelope = env_labels > 0
     size = [2 * max(1, int(round(0.5 * coarse_mm / s))) + 1 for s in working.spacing[::-1]]  # k, j, i
@@ -256,10 +257,10 @@ def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: B
     mask &= envelope
     labels = envelope.view(np.uint8)
     labels *= CANCELLOUS
-    np.putmask(labels, mask, CORTEX)
+    np.copyto(labels, CORTEX, where=mask)
     np.greater_equal(hu, params.metal_threshold_hu, out=mask)
-    np.putmask(labels, mask, METAL)
-    np.putmask(labels, joint, JOINT)
+    np.copyto(labels, METAL, where=mask)
+    np.copyto(labels, JOINT, where=joint)
     return labels
 
 
@@ -315,7 +316,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         filled = _fill_component(labels_cc[box] == lab, touches, radius)
         sub = env_labels[box]
         filled &= sub == 0
-        np.putmask(sub, filled, lab)
+        np.copyto(sub, lab, where=filled)
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
     del labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
