@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from ..geometry import morphology
 from .femoral_head import sphere_support
 
 KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "other")
@@ -38,11 +38,34 @@ class BoneComponent:
         return f"{self.side} {self.kind}" if self.side else self.kind
 
 
+def component_summary(env_labels: np.ndarray, label: int, box: tuple, geometry, slab: int = 16) -> dict | None:
+    """``label``, ``box``, ``volume_ml``, ``centroid_lps`` and ``bounds_lps`` (min, max of the voxel centres) of one
+    component of ``env_labels`` in its box; None when it has no voxel.  Read ``slab`` k-slices at a time, so that no
+    index or point array of the whole component is built; the same numbers as from all points at once (the points
+    are summed in the same order)."""
+    start = np.array([s.start for s in box])
+    n, total, lows, highs = 0, None, [], []
+    for k0 in range(box[0].start, box[0].stop, slab):
+        kji = np.argwhere(env_labels[k0:min(k0 + slab, box[0].stop), box[1], box[2]] == label)
+        if len(kji) == 0:
+            continue
+        kji += start + [k0 - box[0].start, 0, 0]
+        pts = geometry.ijk_to_lps(kji[:, ::-1].astype(float))
+        n += len(pts)
+        lows.append(pts.min(axis=0))
+        highs.append(pts.max(axis=0))
+        total = np.add.reduce(pts if total is None else np.concatenate([total[None], pts]), axis=0)
+    if n == 0:
+        return None
+    return {"label": label, "box": box, "volume_ml": n * geometry.voxel_volume_mm3 / 1000.0, "centroid_lps": (total / n).tolist(),
+            "bounds_lps": (np.min(lows, axis=0).tolist(), np.max(highs, axis=0).tolist())}
+
+
 def surface_points_lps(env_labels: np.ndarray, comp: dict, geometry) -> np.ndarray:
     """LPS centres of the component's boundary voxels (a 6-neighbour outside it)."""
     box = comp["box"]
     own = env_labels[box] == comp["label"]
-    boundary = own & ~ndimage.binary_erosion(own)
+    boundary = own & ~morphology.erode(own, 1)  # the 6-neighbour erosion
     kji = np.argwhere(boundary) + [s.start for s in box]
     return geometry.ijk_to_lps(kji[:, ::-1].astype(float))
 

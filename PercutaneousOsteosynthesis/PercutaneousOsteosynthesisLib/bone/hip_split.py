@@ -23,6 +23,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..fileio.volume import array_of_image
 from ..geometry import morphology
 from ..geometry.sampling import VolumeSampler
 from ..geometry.vectors import sphere_directions
@@ -196,7 +197,7 @@ def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
     band_kji = kji[band]
     own = view == lab
     own[tuple(band_kji.T)] = False
-    pieces = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray(own.astype(np.uint8)), False))
+    pieces = array_of_image(sitk.ConnectedComponent(sitk.GetImageFromArray(own.view(np.uint8)), False))
     c_kji = np.rint(geometry.lps_to_ijk(centre)[::-1]).astype(int) - origin
     inside = np.all((c_kji >= 0) & (c_kji < np.array(pieces.shape)))
     head_piece = int(pieces[tuple(c_kji)]) if inside else 0
@@ -214,7 +215,9 @@ def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
         return False
     if n_femur * geometry.voxel_volume_mm3 < MIN_FEMUR_TO_HEAD * 4.0 / 3.0 * np.pi * radius ** 3:
         return False  # no neck beyond the head: a rounded piece of the pelvis, not a femur
-    femur = np.isin(pieces, femur_ids)
+    is_femur = np.zeros(int(pieces.max()) + 1, bool)
+    is_femur[femur_ids] = True
+    femur = is_femur[pieces]  # a lookup, not np.isin over the box
     # band voxels: the femur's where the point just beyond them (radially) is femur (the neck), else joint space
     d = geometry.ijk_to_lps((band_kji + origin)[:, ::-1].astype(float)) - centre
     beyond_lps = centre + d / np.linalg.norm(d, axis=1, keepdims=True) * (cut_mm + 2.0 * CUT_HALF_WIDTH_MM + 1.0)

@@ -27,10 +27,11 @@ from scipy import ndimage
 from ..errors import PosteoInputError, check_parameters
 from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
+from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
-from .components import midline_x_of_labels, name_components
+from .components import component_summary, midline_x_of_labels, name_components
 from .ct_quality import assess_ct_quality, working_ct
 from .distance_field import signed_distance_mm
 from .hip_split import split_merged_femurs
@@ -105,7 +106,7 @@ class BoneModel:
         near = morphology.dilate(added, 2)
         closed = morphology.close(np.pad((labels > 0) | added, 2), 2)[2:-2, 2:-2, 2:-2]
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
-        sdf = signed_distance_mm(labels > 0, self.geometry)
+        sdf = signed_distance_mm(labels, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
                          self.ct_quality, self.component_labels, nogo=self.nogo)
 
@@ -148,7 +149,8 @@ class BoneModel:
 
     def volumes_ml(self) -> dict:
         v = self.geometry.voxel_volume_mm3 / 1000.0
-        counts = np.bincount(self.labels.ravel(), minlength=5)
+        # per slice: np.bincount widens its input to int64 (8 bytes per voxel of the whole grid at once)
+        counts = sum((np.bincount(layer.ravel(), minlength=5) for layer in self.labels), np.zeros(5, np.int64))
         return {"bone": float(counts[1:4].sum() * v), "cortex": float(counts[CORTEX] * v),
                 "cancellous": float(counts[CANCELLOUS] * v), "metal": float(counts[METAL] * v),
                 "sacroiliac_joint": float(counts[JOINT] * v)}
@@ -163,7 +165,7 @@ class BoneModel:
         if self._surface is None:
             from .surface import mask_surface_lps
 
-            self._surface = mask_surface_lps(self.labels > 0, self.geometry)
+            self._surface = mask_surface_lps(self.labels, self.geometry)
         return self._surface
 
 
@@ -203,14 +205,23 @@ def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
     """Connected components (6-connected) of at least ``min_ml``, labelled 1.. by decreasing size, in the smallest
-    unsigned integer type that holds their count."""
-    img = image_from_array(candidate.view(np.uint8), geometry)
+    unsigned integer type that holds their count.  Labelled in the candidate's bounding box only (a crop keeps the
+    components' raster order, so their labels): the margin around it holds none."""
+    box = bounding_box(candidate)
+    if box is None:
+        return np.zeros(candidate.shape, np.uint8)
+    img = image_from_array(candidate[box].view(np.uint8), geometry)
     relabel = sitk.RelabelComponentImageFilter()
     relabel.SetMinimumObjectSize(int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
     cc = relabel.Execute(sitk.ConnectedComponent(img, False))
+    del img
     n = relabel.GetNumberOfObjects()
     pixel = {1: sitk.sitkUInt8, 2: sitk.sitkUInt16}.get(np.min_scalar_type(n).itemsize)
-    return sitk.GetArrayFromImage(sitk.Cast(cc, pixel) if pixel is not None else cc)
+    if pixel is not None:
+        cc = sitk.Cast(cc, pixel)
+    out = np.zeros(candidate.shape, sitk.GetArrayViewFromImage(cc).dtype)
+    out[box] = sitk.GetArrayViewFromImage(cc)
+    return out
 
 
 def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):
@@ -220,11 +231,15 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
     CT (``coarse_mm`` > 0, its largest original spacing): the edge is spread over about one original voxel; the
     outer layer as thick as half an original voxel stays bone only above the local mid-level between soft tissue
     and the brightest bone within that distance, and never below the cortex threshold."""
-    envelope = env_labels > 0
-    if coarse_mm <= 0:
-        band = envelope & ~morphology.erode(envelope, 1)
-        env_labels[band & (hu < params.cortex_threshold_hu)] = 0
+    if coarse_mm <= 0:  # in the envelope's box grown by one (background) layer: the same erosion as on the whole grid
+        box = bounding_box(env_labels, 1)
+        sub = env_labels[box]
+        band = sub > 0
+        band &= ~morphology.erode(band, 1)
+        band &= hu[box] < params.cortex_threshold_hu
+        np.copyto(sub, 0, where=band)
         return
+    envelope = env_labels > 0
     size = [2 * max(1, int(round(0.5 * coarse_mm / s))) + 1 for s in working.spacing[::-1]]  # k, j, i
     local_bone = ndimage.maximum_filter(np.where(envelope, hu, -1000.0), size=size)
     mid = 0.5 * (local_bone + SOFT_TISSUE_HU)
@@ -233,6 +248,21 @@ def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameter
     # the outer layer as on a native grid (dense or not); deeper, only what lies below the edge's mid-level: a dense
     # cortex is spread outward by about half an original voxel, a thin one (low peak) by about one working voxel
     env_labels[(outer & (hu < np.maximum(mid, params.cortex_threshold_hu))) | (deep & (hu < mid))] = 0
+
+
+def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: BoneParameters) -> np.ndarray:
+    """The label map: the envelope cancellous, cortex where dense, metal anywhere, then joints; built in place in
+    one uint8 array (the envelope's mask) with one more mask, not a temporary per label."""
+    envelope = np.not_equal(env_labels, 0)
+    mask = np.greater_equal(hu, params.cortex_threshold_hu)
+    mask &= envelope
+    labels = envelope.view(np.uint8)
+    labels *= CANCELLOUS
+    np.copyto(labels, CORTEX, where=mask)
+    np.greater_equal(hu, params.metal_threshold_hu, out=mask)
+    np.copyto(labels, METAL, where=mask)
+    np.copyto(labels, JOINT, where=joint)
+    return labels
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
@@ -251,18 +281,15 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     coarse_mm = max(original_geometry.spacing) if max(original_geometry.spacing) > max(g.spacing) + 1e-6 else 0.0
     threshold = params.coarse_bone_threshold_hu if coarse_mm > 0 else params.bone_threshold_hu
     report(0.0, "thresholding")
-    candidate = a >= threshold
-    if not candidate.any():
-        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {threshold:.0f} HU")
     # crop to the candidate bone + margin
     margin = [int(np.ceil(params.margin_mm / s)) for s in g.spacing]
-    nz = [np.nonzero(candidate.any(axis=ax))[0] for ax in ((1, 2), (0, 2), (0, 1))]  # k, j, i
-    lo_kji = [max(0, int(n[0]) - m) for n, m in zip(nz, margin[::-1])]
-    hi_kji = [min(sh, int(n[-1]) + m + 1) for n, sh, m in zip(nz, a.shape, margin[::-1])]
-    sl = tuple(slice(lo, hi) for lo, hi in zip(lo_kji, hi_kji))
+    sl = bounding_box(a >= threshold, margin[::-1])
+    if sl is None:
+        raise PosteoInputError(ct.source, f"no bone found: no voxel at or above {threshold:.0f} HU")
+    lo_kji, hi_kji = [s.start for s in sl], [s.stop for s in sl]
     crop_geo = g.cropped(lo_kji[::-1], hi_kji[::-1])
     hu = a[sl]
-    candidate = candidate[sl]
+    candidate = hu >= threshold  # on the crop only: the whole grid's mask is not kept while the bones are built
     if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
@@ -289,8 +316,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 touches.append((axis, 1))
         filled = _fill_component(labels_cc[box] == lab, touches, radius)
         sub = env_labels[box]
-        sub[filled & (sub == 0)] = lab
+        filled &= sub == 0
+        np.copyto(sub, lab, where=filled)
         report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+    del labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
@@ -299,18 +328,13 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         objects = ndimage.find_objects(env_labels)
     report(0.53, "sacroiliac joints")
     reach = joint_reach_voxels(max(coarse_mm, min(crop_geo.spacing)), crop_geo.spacing[::-1], params)
-    ring = split_pelvic_ring(env_labels, hu, candidate, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
+    ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
         objects = ndimage.find_objects(env_labels)
     for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
-        kji = np.argwhere(env_labels[box] == lab) + [s.start for s in box]
-        if len(kji) == 0:
-            continue
-        pts = crop_geo.ijk_to_lps(kji[:, ::-1].astype(float))
-        comps.append({"label": lab, "box": box, "volume_ml": len(kji) * crop_geo.voxel_volume_mm3 / 1000.0,
-                      "centroid_lps": pts.mean(axis=0).tolist(), "bounds_lps": (pts.min(axis=0).tolist(), pts.max(axis=0).tolist())})
+        summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
+        if summary is not None:
+            comps.append(summary)
     report(0.55, "joints")
     joint = crossable_joints(env_labels, comps, crop_geo, params)
     if ring is not None:
@@ -322,15 +346,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     name_components(comps, x_mid, env_labels, crop_geo)
-    envelope = env_labels > 0
-    labels = np.zeros(hu.shape, np.uint8)
-    labels[envelope] = CANCELLOUS
-    labels[envelope & (hu >= params.cortex_threshold_hu)] = CORTEX
-    labels[hu >= params.metal_threshold_hu] = METAL
-    labels[joint] = JOINT
-    del labels_cc
+    labels = _labels(env_labels, hu, joint, params)
+    del joint
     report(0.65, "signed distance field")
-    sdf = signed_distance_mm(labels > 0, crop_geo)
+    sdf = signed_distance_mm(labels, crop_geo)
     report(1.0, "bone model ready")
     model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     if quality["level"] == "full":

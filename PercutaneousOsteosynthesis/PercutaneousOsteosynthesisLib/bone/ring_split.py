@@ -39,13 +39,13 @@ MIN_JOINT_FRACTION = 0.65  # measured: 0.72 on a real 1 mm CT, 1.0 on the elderl
 COST_SCALE = 1000.0  # valley depth (a fraction) to the watershed's integer cost
 
 
-def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, candidate: np.ndarray, geometry, reach_kji, bone_threshold_hu: float,
+def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kji, bone_threshold_hu: float,
                       x_mid_lps: float) -> dict | None:
     """Split the largest midline component of ``env_labels`` (in place) into sacrum and hip bones (see module doc).
 
-    ``candidate``: the voxels at or above the model's bone threshold; ``reach_kji``: a joint's half width plus one
-    original voxel, in voxels per axis; ``x_mid_lps``: the midline (LPS x, mm). Returns ``{"sacrum": label,
-    "hip bones": [labels], "joint": mask}`` (the joint mask over the whole grid), or None when the ring is not split."""
+    ``bone_threshold_hu``: the model's candidate-bone threshold; ``reach_kji``: a joint's half width plus one original
+    voxel, in voxels per axis; ``x_mid_lps``: the midline (LPS x, mm). Returns ``{"sacrum": label, "hip bones":
+    [labels], "joint": mask}`` (the joint mask over the whole grid), or None when the ring is not split."""
     objects = ndimage.find_objects(env_labels)
     rings = []
     for lab, box in enumerate(objects, start=1):
@@ -61,7 +61,7 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, candidate: np.ndar
         return None
     _, lab, box = max(rings)
     ring = env_labels[box] == lab
-    bone = ring & candidate[box]
+    bone = ring & (hu[box] >= bone_threshold_hu)
     offset = np.array([s.start for s in box])
     kji = np.argwhere(ring)
     lps = geometry.ijk_to_lps((kji + offset)[:, ::-1].astype(float))

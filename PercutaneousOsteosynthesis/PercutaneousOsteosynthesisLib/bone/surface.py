@@ -6,18 +6,20 @@ import numpy as np
 import vtk
 from vtk.util import numpy_support
 
+from ..geometry.bounding_box import nonzero_ranges
 from ..geometry.frames import ImageGeometry
 from ..geometry.vtk_matrix import to_vtk_matrix
 
 
 def _padded_image(mask: np.ndarray):
-    """The mask padded by one background voxel, as vtkImageData holding only the padded mask's bounding box (plus
-    that background layer) placed at its own indices: what flying edges would see of the whole padded array."""
-    nz = [np.flatnonzero(mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
-    lo = [int(n[0]) if len(n) else 0 for n in nz]  # k, j, i of the box's first mask voxel; padded: its voxel before
-    hi = [int(n[-1]) + 1 if len(n) else size for n, size in zip(nz, mask.shape)]
+    """The mask (bool, or labels: inside where nonzero) padded by one background voxel, as vtkImageData holding only
+    the padded mask's bounding box (plus that background layer) placed at its own indices: what flying edges would
+    see of the whole padded array."""
+    nz = nonzero_ranges(mask)
+    lo = [int(n[0]) for n in nz] if nz else [0, 0, 0]  # k, j, i of the box's first mask voxel; padded: its voxel before
+    hi = [int(n[-1]) + 1 for n in nz] if nz else list(mask.shape)
     m = np.zeros([b - a + 2 for a, b in zip(lo, hi)], np.uint8)
-    m[1:-1, 1:-1, 1:-1] = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    np.not_equal(mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], 0, out=m[1:-1, 1:-1, 1:-1].view(bool))
     img = vtk.vtkImageData()
     img.SetDimensions(m.shape[2], m.shape[1], m.shape[0])
     img.SetOrigin(float(lo[2]), float(lo[1]), float(lo[0]))  # padded index of the box's first voxel
@@ -25,10 +27,11 @@ def _padded_image(mask: np.ndarray):
     return img
 
 
-def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
-    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask."""
+def _surface_pipeline(image, matrix, smooth_iterations: int):
+    """Flying edges of a padded mask image (see :func:`_padded_image`), smoothed, moved to LPS by ``matrix`` (4x4,
+    padded index -> LPS): the triangles as flying edges orients them."""
     fe = vtk.vtkDiscreteFlyingEdges3D()
-    fe.SetInputData(_padded_image(mask))
+    fe.SetInputData(image)
     fe.SetValue(0, 1)
     fe.ComputeNormalsOff()
     fe.ComputeGradientsOff()
@@ -40,18 +43,30 @@ def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iteration
     smoother.FeatureEdgeSmoothingOff()
     smoother.NonManifoldSmoothingOn()
     smoother.NormalizeCoordinatesOn()
-    # index (with the padding) -> LPS
-    mat = geometry.ijk_to_lps_matrix() @ np.array([[1, 0, 0, -1], [0, 1, 0, -1], [0, 0, 1, -1], [0, 0, 0, 1]], float)
     tr = vtk.vtkTransform()
-    tr.SetMatrix(to_vtk_matrix(mat))
+    tr.SetMatrix(to_vtk_matrix(matrix))
     tf = vtk.vtkTransformPolyDataFilter()
     tf.SetInputConnection(smoother.GetOutputPort())
     tf.SetTransform(tr)
     tf.Update()
-    surface = tf.GetOutput()
-    # flying edges orient every triangle alike; the grid's direction matrix may mirror them: the signed volume says
-    # which way they point (cheaper than vtkPolyDataNormals' consistency and auto-orientation passes)
-    if _signed_volume(surface) < 0:
+    return tf.GetOutput()
+
+
+def _points_inward(matrix, smooth_iterations: int) -> bool:
+    """Whether the pipeline's triangles are ordered clockwise seen from outside (inward normals) for this index -> LPS
+    matrix: flying edges orient every triangle alike and the matrix may mirror them, so the signed volume of one
+    voxel's surface says it for any mask (cheaper than that of the whole surface, or than vtkPolyDataNormals'
+    consistency and auto-orientation passes)."""
+    return _signed_volume(_surface_pipeline(_padded_image(np.ones((1, 1, 1), bool)), matrix, smooth_iterations)) < 0
+
+
+def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iterations: int = 15):
+    """A closed, consistently oriented surface (vtkPolyData, LPS mm, outward normals) of a ``[k, j, i]`` mask (bool, or
+    labels: inside where nonzero)."""
+    # index (with the padding) -> LPS
+    mat = geometry.ijk_to_lps_matrix() @ np.array([[1, 0, 0, -1], [0, 1, 0, -1], [0, 0, 1, -1], [0, 0, 0, 1]], float)
+    surface = _surface_pipeline(_padded_image(mask), mat, smooth_iterations)
+    if surface.GetNumberOfPolys() and _points_inward(mat, smooth_iterations):
         reverse = vtk.vtkReverseSense()
         reverse.SetInputData(surface)
         reverse.ReverseCellsOn()

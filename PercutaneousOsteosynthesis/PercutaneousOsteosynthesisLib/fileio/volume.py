@@ -50,6 +50,21 @@ def image_from_array(array: np.ndarray, geometry: ImageGeometry) -> sitk.Image:
     return img
 
 
+class _ImageBuffer:
+    """Keeps a SimpleITK image alive for the numpy array made of its pixel buffer (``__array_interface__``)."""
+
+    def __init__(self, image: sitk.Image):
+        self.image = image
+        view = sitk.GetArrayViewFromImage(image)  # read-only view; the image is made the buffer's only owner
+        self.__array_interface__ = dict(view.__array_interface__, data=(view.__array_interface__["data"][0], False))
+
+
+def array_of_image(image: sitk.Image) -> np.ndarray:
+    """A writable ``[k, j, i]`` numpy array on a SimpleITK image's own pixel buffer (no copy: a large result is not
+    allocated a second time), keeping the image alive as long as the array is."""
+    return np.asarray(_ImageBuffer(image))
+
+
 def file_sha256(path) -> str:
     """sha256 of a file, or of all files of a folder (sorted by name)."""
     path = Path(path)

@@ -32,19 +32,22 @@ def _shift_and(src: np.ndarray, dst: np.ndarray, axis: int) -> None:
         dst[tuple(a)] = False
 
 
-def _steps(mask: np.ndarray, radius, shift) -> np.ndarray:
-    """The alternating cross and cube steps (see module doc) of ``shift`` (``_shift_or`` or ``_shift_and``)."""
+def _steps(mask: np.ndarray, radius, shift, in_place: bool = False) -> np.ndarray:
+    """The alternating cross and cube steps (see module doc) of ``shift`` (``_shift_or`` or ``_shift_and``), on a copy
+    of the mask or (``in_place``, a bool array) on the mask itself; one scratch array holds each step's source."""
     r = np.broadcast_to(np.asarray(radius, int), (3,))
-    out = mask.astype(bool, copy=True)
+    out = mask if in_place else mask.astype(bool, copy=True)
+    scratch = np.empty_like(out)
     for step in range(int(r.max())):
         axes = [ax for ax in range(3) if step < r[ax]]
         if step % 2 == 0:  # cross: every neighbour along one axis, from the same source
-            src = out.copy()
+            np.copyto(scratch, out)
             for ax in axes:
-                shift(src, out, ax)
+                shift(scratch, out, ax)
         else:  # cube: separable, each axis from the previous result
             for ax in axes:
-                shift(out.copy(), out, ax)
+                np.copyto(scratch, out)
+                shift(scratch, out, ax)
     return out
 
 
@@ -65,7 +68,7 @@ def erode(mask: np.ndarray, radius) -> np.ndarray:
 
 def close(mask: np.ndarray, radius) -> np.ndarray:
     """Closing (dilation then erosion); pad the mask by ``radius`` first if objects touch its border."""
-    return erode(dilate(mask, radius), radius)
+    return _steps(dilate(mask, radius), radius, _shift_and, in_place=True)
 
 
 def slice_holes(m: np.ndarray, axis: int) -> np.ndarray:

@@ -7,6 +7,18 @@ import numpy as np
 from .frames import ImageGeometry
 
 
+def _flat_view(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-D array holding every voxel of a ``[k, j, i]`` array and the (i, j, k) steps between voxels in it: a view
+    of the array's memory when its strides allow (a crop of a larger volume is not copied), else a copy."""
+    steps = [st // array.itemsize for st in array.strides]
+    if array.size and not array.flags.c_contiguous and all(st > 0 and st % array.itemsize == 0 for st in array.strides):
+        span = 1 + sum((n - 1) * st for n, st in zip(array.shape, steps))
+        flat = np.lib.stride_tricks.as_strided(array, shape=(span,), strides=(array.itemsize,), writeable=False)
+        return flat, np.array(steps[::-1], dtype=np.int64)
+    nk, nj, ni = array.shape
+    return array.reshape(-1), np.array([1, ni, ni * nj], dtype=np.int64)
+
+
 class VolumeSampler:
     """Samples a ``[k, j, i]`` array at LPS points by trilinear interpolation.
 
@@ -21,10 +33,9 @@ class VolumeSampler:
         a = geometry.direction_matrix @ np.diag(geometry.spacing)
         self._a_inv = np.linalg.inv(a)
         self._origin = np.asarray(geometry.origin_lps, float)
-        self._flat = array.reshape(-1)
         nk, nj, ni = array.shape
         self._shape = np.array([ni, nj, nk])
-        self._strides = np.array([1, ni, ni * nj], dtype=np.int64)
+        self._flat, self._strides = _flat_view(array)
 
     def index_of(self, points_lps) -> np.ndarray:
         """Continuous (i, j, k) indices of LPS points (..., 3)."""
