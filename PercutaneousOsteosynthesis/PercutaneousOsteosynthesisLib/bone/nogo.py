@@ -85,7 +85,9 @@ def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxe
     if n == 0:
         return []
     depth = ndimage.distance_transform_edt(candidates, sampling=spacing_kji)
-    deepest = ndimage.maximum(depth, lab, index=np.arange(1, n + 1))
+    thick = np.zeros(n + 1, bool)  # the regions holding a point deeper than a tunnel's radius
+    thick[np.unique(lab[depth > TUNNEL_MAX_RADIUS_MM])] = True
+    del depth
     wall = ndimage.grey_dilation(lab, size=(3, 3, 3)) * ~candidates
     peak = ndimage.maximum_filter(hu, size=3)  # the wall's first voxel is a partial volume of tissue and cortex
     lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
@@ -93,7 +95,7 @@ def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxe
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     out = []
     for k in range(1, n + 1):
-        if sizes[k] < min_voxels or deepest[k - 1] > TUNNEL_MAX_RADIUS_MM:
+        if sizes[k] < min_voxels or thick[k]:
             continue
         kji = np.argwhere(lab == k)
         if lined[k] >= 0.5 * max(walls[k], 1) or crosses_midline(kji):

@@ -27,10 +27,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..geometry.bounding_box import bounding_box
 from .joints import MIN_VALLEY_DEPTH, valley_depth
 
 SACRUM_SEED_MM = 15.0
 HIP_SEED_MM = 75.0
+SEED_BAND_MM = 5.0  # the hip bones' seeds: this band beyond HIP_SEED_MM; the split works within it
 MIN_RING_ML = 300.0
 MIN_SACRUM_ML = 50.0
 MIN_HIP_ML = 100.0
@@ -60,23 +62,32 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     if not rings:
         return None
     _, lab, box = max(rings)
-    ring = env_labels[box] == lab
-    bone = ring & (hu[box] >= bone_threshold_hu)
-    offset = np.array([s.start for s in box])
-    kji = np.argwhere(ring)
-    lps = geometry.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
-    dx = lps[:, 0] - x_mid_lps
-    posterior = lps[:, 1] > lps[:, 1].mean()
+    ring_box = env_labels[box] == lab
+    x, y = _lps_xy(geometry, box)
+    dx = x - np.float32(x_mid_lps)
+    del x
+    y_centre = float(y[ring_box].mean())
+    # the work: a slab across the midline reaching just past the hip bones' seeds; beyond it each side is its hip bone
+    slab = ring_box & (np.abs(dx) <= HIP_SEED_MM + SEED_BAND_MM)
+    work = bounding_box(slab)
+    if work is None:
+        return None
+    ring, dxw, yw = slab[work], dx[work], y[work]
+    del y
+    hu_w = np.asarray(hu[box][work], np.float32)
+    bone = ring & (hu_w >= bone_threshold_hu)
     seeds = np.zeros(ring.shape, np.int16)
-    for value, sel in ((1, (np.abs(dx) < SACRUM_SEED_MM) & posterior), (2, dx > HIP_SEED_MM), (3, dx < -HIP_SEED_MM)):
+    for value, sel in ((1, (np.abs(dxw) < SACRUM_SEED_MM) & (yw > y_centre)), (2, dxw > HIP_SEED_MM), (3, dxw < -HIP_SEED_MM)):
+        sel &= bone
         if not sel.any():
             return None
-        seeds[tuple(kji[sel].T)] = value
-    seeds[~bone] = 0
-    depth = valley_depth(np.asarray(hu[box], np.float32), reach_kji, bone_threshold_hu)
+        seeds[sel] = value
+    del yw
+    depth = valley_depth(hu_w, reach_kji, bone_threshold_hu)
     cost = np.minimum(depth * COST_SCALE, COST_SCALE).astype(np.uint16)
     cost[~bone] = np.iinfo(np.uint16).max
     flooded = ndimage.watershed_ift(cost, seeds)
+    del cost
     flooded[~bone] = 0
     for value in (1, 2, 3):  # islands of dense bone (trabeculae inside a marrow space) reached across the marrow
         pieces, _ = ndimage.label(flooded == value)
@@ -85,9 +96,14 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     # marrow, lesions, filled gaps and those islands: the label of the nearest flooded voxel
     nearest = ndimage.distance_transform_edt(flooded == 0, sampling=geometry.spacing[::-1], return_distances=False, return_indices=True)
     parts = np.where(ring, flooded[tuple(nearest)], 0).astype(np.int16)
-    del nearest
+    del nearest, flooded
+    parts_box = np.zeros(ring_box.shape, np.int16)
+    parts_box[ring_box & (dx > 0)] = 2
+    parts_box[ring_box & (dx <= 0)] = 3
+    del dx
+    parts_box[work][ring] = parts[ring]
     voxel_ml = geometry.voxel_volume_mm3 / 1000.0
-    sizes = np.bincount(parts.ravel(), minlength=4)
+    sizes = np.bincount(parts_box.ravel(), minlength=4)
     if sizes[1] * voxel_ml < MIN_SACRUM_ML or min(sizes[2], sizes[3]) * voxel_ml < MIN_HIP_ML:
         return None
     sacrum = parts == 1
@@ -99,11 +115,25 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
             return None
         joint |= interface
     first_new = len(objects) + 1
+    joint_box = np.zeros(ring_box.shape, bool)
+    joint_box[work] = joint
     view = env_labels[box]
-    view[ring] = 0
-    view[sacrum & ~joint] = lab
-    view[parts == 2] = first_new
-    view[parts == 3] = first_new + 1
+    view[ring_box] = 0
+    view[(parts_box == 1) & ~joint_box] = lab
+    view[parts_box == 2] = first_new
+    view[parts_box == 3] = first_new + 1
     full = np.zeros(env_labels.shape, bool)
-    full[box] = joint
+    full[box] = joint_box
     return {"sacrum": lab, "hip bones": [first_new, first_new + 1], "joint": full}
+
+
+def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
+    """LPS x and y (mm, float32) of every voxel of ``box`` (slices k, j, i), from the grid's affine map."""
+    m = geometry.direction_matrix @ np.diag(geometry.spacing)  # (i, j, k) steps to LPS
+    origin = geometry.ijk_to_lps(np.array([[s.start for s in box][::-1]], float))[0]
+    k, j, i = (np.arange(s.stop - s.start, dtype=np.float32) for s in box)
+    out = []
+    for row in (0, 1):
+        a, b, c = (np.float32(v) for v in m[row])
+        out.append(np.float32(origin[row]) + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None])
+    return out[0], out[1]
