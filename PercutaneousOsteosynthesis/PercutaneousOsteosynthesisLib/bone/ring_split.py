@@ -84,19 +84,26 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
         seeds[sel] = value
     del yw
     depth = valley_depth(hu_w, reach_kji, bone_threshold_hu)
-    cost = np.minimum(depth * COST_SCALE, COST_SCALE).astype(np.uint16)
-    cost[~bone] = np.iinfo(np.uint16).max
-    flooded = ndimage.watershed_ift(cost, seeds)
+    # the flood runs on blocks of 2 x 2 x 2 voxels: a block is bone where any voxel is, costs its deepest valley (a
+    # joint one voxel wide still bars the way) and is seeded by its seeds (the largest label where several meet)
+    cost = np.minimum(_block_max(depth) * COST_SCALE, COST_SCALE).astype(np.uint16)
+    bone_b = _block_max(bone)
+    cost[~bone_b] = np.iinfo(np.uint16).max
+    seeds_b = _block_max(seeds)
+    flooded = ndimage.watershed_ift(cost, seeds_b)
     del cost
-    flooded[~bone] = 0
+    flooded[~bone_b] = 0
     for value in (1, 2, 3):  # islands of dense bone (trabeculae inside a marrow space) reached across the marrow
         pieces, _ = ndimage.label(flooded == value)
-        attached = np.unique(pieces[seeds == value])
+        attached = np.unique(pieces[seeds_b == value])
         flooded[(pieces > 0) & ~np.isin(pieces, attached[attached > 0])] = 0
-    # marrow, lesions, filled gaps and those islands: the label of the nearest flooded voxel
-    nearest = ndimage.distance_transform_edt(flooded == 0, sampling=geometry.spacing[::-1], return_distances=False, return_indices=True)
-    parts = np.where(ring, flooded[tuple(nearest)], 0).astype(np.int16)
-    del nearest, flooded
+    # marrow, lesions, filled gaps and those islands: the label of the nearest flooded block
+    block_mm = 2.0 * np.asarray(geometry.spacing[::-1], float)
+    nearest = ndimage.distance_transform_edt(flooded == 0, sampling=block_mm, return_distances=False, return_indices=True)
+    flooded = flooded[tuple(nearest)]
+    del nearest
+    parts = np.where(ring, _unblock(flooded, ring.shape), 0).astype(np.int16)
+    del flooded
     parts_box = np.zeros(ring_box.shape, np.int16)
     parts_box[ring_box & (dx > 0)] = 2
     parts_box[ring_box & (dx <= 0)] = 3
@@ -137,3 +144,19 @@ def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
         a, b, c = (np.float32(v) for v in m[row])
         out.append(np.float32(origin[row]) + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None])
     return out[0], out[1]
+
+
+
+def _block_max(a: np.ndarray) -> np.ndarray:
+    """Maximum over blocks of 2 x 2 x 2 voxels (the last block of an odd axis is a single layer)."""
+    pad = [(0, n % 2) for n in a.shape]
+    if any(p[1] for p in pad):
+        a = np.pad(a, pad, mode="edge")
+    k, j, i = (n // 2 for n in a.shape)
+    return a.reshape(k, 2, j, 2, i, 2).max(axis=(1, 3, 5))
+
+
+def _unblock(b: np.ndarray, shape) -> np.ndarray:
+    """Blocks of 2 x 2 x 2 voxels back to voxels, cropped to ``shape``."""
+    out = b.repeat(2, axis=0).repeat(2, axis=1).repeat(2, axis=2)
+    return out[:shape[0], :shape[1], :shape[2]]
