@@ -1,7 +1,8 @@
 """Spacing policy of the bone model, and the finer working grid used for coarse CTs.
 
 Staging CTs of cancer patients are often reconstructed at 2-3 mm; planning CTs at 0.6-1.25 mm.
-- up to ``FULL_RESULTS_MAX_SPACING_MM``: full results;
+- up to ``FULL_RESULTS_MAX_SPACING_MM``: full results, except that above ``RESAMPLE_ABOVE_MM`` the sacral canal and
+  foramina are not assessed (the model closes such tunnels), which the message says;
 - up to ``REFUSED_ABOVE_SPACING_MM``: results with a ``ct_quality`` warning that states a wider effective margin
   (half the coarsest spacing: the uncertainty of a surface placed between two voxel centres);
 - coarser: refused, with a clear error (the CLI exits with code 2).
@@ -32,8 +33,12 @@ def assess_ct_quality(geometry, source: str = "CT") -> dict:
         raise PosteoInputError(source, f"voxel spacing {'/'.join(f'{s:g}' for s in spacing)} mm: slices or pixels coarser than "
                                        f"{REFUSED_ABOVE_SPACING_MM:g} mm cannot show a cortex or a joint space reliably; "
                                        "reconstruct the scan at 2 mm or finer")
-    if worst <= FULL_RESULTS_MAX_SPACING_MM:
+    if worst <= RESAMPLE_ABOVE_MM:
         return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0, "message": ""}
+    if worst <= FULL_RESULTS_MAX_SPACING_MM:
+        return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0,
+                "message": f"{worst:g} mm voxels: the sacral canal and foramina are not assessed (the bone model closes tunnels "
+                           f"on voxels coarser than {RESAMPLE_ABOVE_MM:g} mm); check them on a thin-slice reconstruction"}
     added = round(0.5 * worst, 2)
     return {"level": "reduced", "spacing_mm": spacing, "added_margin_mm": added,
             "message": f"coarse CT ({worst:g} mm voxels): bone surfaces are uncertain by about {added:g} mm, thin joint "

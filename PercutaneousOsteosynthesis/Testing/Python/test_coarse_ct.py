@@ -36,8 +36,11 @@ def test_spacing_policy():
     def geo(sp):
         return ImageGeometry((10, 10, 10), sp, (0, 0, 0), tuple(np.eye(3).ravel()))
 
-    assert assess_ct_quality(geo((0.7, 0.7, 1.25)))["level"] == "full"
-    assert assess_ct_quality(geo((2.0, 2.0, 2.0)))["level"] == "full"
+    assert assess_ct_quality(geo((0.7, 0.7, 1.25))) == {"level": "full", "spacing_mm": [0.7, 0.7, 1.25], "added_margin_mm": 0.0,
+                                                         "message": ""}
+    two = assess_ct_quality(geo((2.0, 2.0, 2.0)))
+    assert two["level"] == "full" and two["added_margin_mm"] == 0.0
+    assert "sacral canal and foramina are not assessed" in two["message"]  # tunnels closed above 1.6 mm: said, not silent
     q = assess_ct_quality(geo((0.8, 0.8, 3.0)))
     assert q["level"] == "reduced" and q["added_margin_mm"] == pytest.approx(1.5) and "3 mm" in q["message"]
     with pytest.raises(PosteoInputError, match="staging.nii.*3.5 mm"):
