@@ -25,6 +25,12 @@ RESAMPLE_ABOVE_MM = 1.6
 WORKING_SPACING_MM = 1.0
 
 
+def sacral_tunnels_resolved(spacing) -> bool:
+    """Whether the bone model keeps the sacral canal and foramina open on a CT of this spacing (mm): up to
+    ``RESAMPLE_ABOVE_MM``; coarser axes are interpolated and the tunnels closed."""
+    return max(float(s) for s in spacing) <= RESAMPLE_ABOVE_MM
+
+
 def assess_ct_quality(geometry, source: str = "CT") -> dict:
     """The ``ct_quality`` entry of a CT grid (JSON-ready); raises PosteoInputError above the refusal spacing."""
     spacing = [float(s) for s in geometry.spacing]
@@ -33,7 +39,7 @@ def assess_ct_quality(geometry, source: str = "CT") -> dict:
         raise PosteoInputError(source, f"voxel spacing {'/'.join(f'{s:g}' for s in spacing)} mm: slices or pixels coarser than "
                                        f"{REFUSED_ABOVE_SPACING_MM:g} mm cannot show a cortex or a joint space reliably; "
                                        "reconstruct the scan at 2 mm or finer")
-    if worst <= RESAMPLE_ABOVE_MM:
+    if sacral_tunnels_resolved(spacing):
         return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0, "message": ""}
     if worst <= FULL_RESULTS_MAX_SPACING_MM:
         return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0,

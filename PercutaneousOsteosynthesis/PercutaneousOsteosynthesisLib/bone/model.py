@@ -32,7 +32,7 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels, slice_holes
 from ..geometry.sampling import VolumeSampler
 from .components import component_summary, midline_x_of_labels, name_components
-from .ct_quality import RESAMPLE_ABOVE_MM, assess_ct_quality, working_ct
+from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
@@ -359,6 +359,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         from .sciatic_notch import find_sciatic_notches
 
         heads = recognised_heads(model)
-        sacral = find_sacral_nogo(model, hu) if max(original_geometry.spacing) <= RESAMPLE_ABOVE_MM else []  # tunnels closed above
+        sacral = find_sacral_nogo(model, hu) if sacral_tunnels_resolved(original_geometry.spacing) else []
         model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
     return model

@@ -78,9 +78,9 @@ def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
 
 
-def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float, crosses_midline) -> list[np.ndarray]:
-    """[k, j, i] index arrays of the candidate regions that are tunnels (see module docstring); ``crosses_midline(kji)``
-    tells a thin region crossing the midline, kept lined or not (the canal with the foramina opening from it)."""
+def _thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[tuple[np.ndarray, bool]]:
+    """``([k, j, i] indices, lined by cortex)`` of the candidate regions large and thin enough to be tunnels (see module
+    docstring)."""
     lab, n = ndimage.label(candidates)
     if n == 0:
         return []
@@ -93,14 +93,8 @@ def _tunnel_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxe
     lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
     walls = np.bincount(wall[wall > 0], minlength=n + 1)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    out = []
-    for k in range(1, n + 1):
-        if sizes[k] < min_voxels or thick[k]:
-            continue
-        kji = np.argwhere(lab == k)
-        if lined[k] >= 0.5 * max(walls[k], 1) or crosses_midline(kji):
-            out.append(kji)
-    return out
+    return [(np.argwhere(lab == k), bool(lined[k] >= 0.5 * max(walls[k], 1)))
+            for k in range(1, n + 1) if sizes[k] >= min_voxels and not thick[k]]
 
 
 def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
@@ -120,17 +114,18 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
 
     mid = midline_x_lps(bone)
 
-    def crosses_midline(kji):
-        x = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))[:, 0]
-        return bool(x.min() < mid < x.max())
+    def crosses_midline(p):
+        return bool(p[:, 0].min() < mid < p[:, 0].max())
 
-    pieces = [g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
-              for kji in _tunnel_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3, crosses_midline)]
+    pieces = []
+    for kji, lined in _thin_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3):
+        p = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
+        if lined or crosses_midline(p):  # the canal network of a real sacrum is largely openings, not cortex
+            pieces.append(p)
     if not pieces:
         return []
     half = 0.5 * float(min(g.spacing))
-    canal_i = min(range(len(pieces)), key=lambda i: (not (pieces[i][:, 0].min() < mid < pieces[i][:, 0].max()),
-                                                    abs(pieces[i][:, 0].mean() - mid)))
+    canal_i = min(range(len(pieces)), key=lambda i: (not crosses_midline(pieces[i]), abs(pieces[i][:, 0].mean() - mid)))
     out = [NogoStructure(CANAL, pieces[canal_i], half)]
     for side, sign in (("left", 1.0), ("right", -1.0)):
         foramina = sorted((p for i, p in enumerate(pieces) if i != canal_i and sign * (p[:, 0].mean() - mid) > FORAMEN_MIN_LATERAL_MM),

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry.bounding_box import bounding_box
+from ..geometry.resample import block_max, unblock
 from .joints import MIN_VALLEY_DEPTH, valley_depth
 
 SACRUM_SEED_MM = 15.0
@@ -86,10 +87,10 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     depth = valley_depth(hu_w, reach_kji, bone_threshold_hu)
     # the flood runs on blocks of 2 x 2 x 2 voxels: a block is bone where any voxel is, costs its deepest valley (a
     # joint one voxel wide still bars the way) and is seeded by its seeds (the largest label where several meet)
-    cost = np.minimum(_block_max(depth) * COST_SCALE, COST_SCALE).astype(np.uint16)
-    bone_b = _block_max(bone)
+    cost = np.minimum(block_max(depth) * COST_SCALE, COST_SCALE).astype(np.uint16)
+    bone_b = block_max(bone)
     cost[~bone_b] = np.iinfo(np.uint16).max
-    seeds_b = _block_max(seeds)
+    seeds_b = block_max(seeds)
     flooded = ndimage.watershed_ift(cost, seeds_b)
     del cost
     flooded[~bone_b] = 0
@@ -102,7 +103,7 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     nearest = ndimage.distance_transform_edt(flooded == 0, sampling=block_mm, return_distances=False, return_indices=True)
     flooded = flooded[tuple(nearest)]
     del nearest
-    parts = np.where(ring, _unblock(flooded, ring.shape), 0).astype(np.int16)
+    parts = np.where(ring, unblock(flooded, ring.shape), 0).astype(np.int16)
     del flooded
     parts_box = np.zeros(ring_box.shape, np.int16)
     parts_box[ring_box & (dx > 0)] = 2
@@ -136,27 +137,11 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
 
 def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
     """LPS x and y (mm, float32) of every voxel of ``box`` (slices k, j, i), from the grid's affine map."""
-    m = geometry.direction_matrix @ np.diag(geometry.spacing)  # (i, j, k) steps to LPS
-    origin = geometry.ijk_to_lps(np.array([[s.start for s in box][::-1]], float))[0]
+    m = geometry.ijk_to_lps_matrix()[:3, :3]  # (i, j, k) steps to LPS
+    origin = geometry.ijk_to_lps([s.start for s in box][::-1])
     k, j, i = (np.arange(s.stop - s.start, dtype=np.float32) for s in box)
     out = []
     for row in (0, 1):
         a, b, c = (np.float32(v) for v in m[row])
         out.append(np.float32(origin[row]) + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None])
     return out[0], out[1]
-
-
-
-def _block_max(a: np.ndarray) -> np.ndarray:
-    """Maximum over blocks of 2 x 2 x 2 voxels (the last block of an odd axis is a single layer)."""
-    pad = [(0, n % 2) for n in a.shape]
-    if any(p[1] for p in pad):
-        a = np.pad(a, pad, mode="edge")
-    k, j, i = (n // 2 for n in a.shape)
-    return a.reshape(k, 2, j, 2, i, 2).max(axis=(1, 3, 5))
-
-
-def _unblock(b: np.ndarray, shape) -> np.ndarray:
-    """Blocks of 2 x 2 x 2 voxels back to voxels, cropped to ``shape``."""
-    out = b.repeat(2, axis=0).repeat(2, axis=1).repeat(2, axis=2)
-    return out[:shape[0], :shape[1], :shape[2]]

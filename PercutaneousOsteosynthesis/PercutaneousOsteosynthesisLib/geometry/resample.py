@@ -1,6 +1,7 @@
 """Coarser CT grids by area (volume) averaging: the partial-volume effect of a thicker slice, not nearest neighbour.
 
-Used to test the bone model on staging-CT spacings (2-3 mm) from a finer scan of the same anatomy.
+Used to test the bone model on staging-CT spacings (2-3 mm) from a finer scan of the same anatomy. Also the blocks of
+2 x 2 x 2 voxels a coarse flood runs on (their maximum, and back to voxels).
 """
 
 from __future__ import annotations
@@ -9,6 +10,20 @@ import numpy as np
 
 from ..errors import PosteoInputError
 from .frames import ImageGeometry
+
+
+def block_max(a: np.ndarray) -> np.ndarray:
+    """Maximum over blocks of 2 x 2 x 2 voxels (the last block of an odd axis is a single layer)."""
+    pad = [(0, n % 2) for n in a.shape]
+    if any(p[1] for p in pad):
+        a = np.pad(a, pad, mode="edge")
+    k, j, i = (n // 2 for n in a.shape)
+    return a.reshape(k, 2, j, 2, i, 2).max(axis=(1, 3, 5))
+
+
+def unblock(b: np.ndarray, shape) -> np.ndarray:
+    """Blocks of 2 x 2 x 2 voxels (:func:`block_max`) back to voxels, cropped to ``shape``."""
+    return b.repeat(2, axis=0).repeat(2, axis=1).repeat(2, axis=2)[:shape[0], :shape[1], :shape[2]]
 
 
 def block_average(array: np.ndarray, geometry: ImageGeometry, factors) -> tuple[np.ndarray, ImageGeometry]:
