@@ -34,6 +34,7 @@ from ..geometry.sampling import VolumeSampler
 from .components import component_summary, midline_x_of_labels, name_components
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
+from .enclosure import fill_enclosed_cavities
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
@@ -331,6 +332,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
         objects = ndimage.find_objects(env_labels)
+    report(0.54, "cavities enclosed by bone")
+    fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu, None if ring is None else {ring["sacrum"]: ring["joint"]},
+                           None if ring is None else ring["joint"])
     for lab, box in enumerate(objects, start=1):
         summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
         if summary is not None:

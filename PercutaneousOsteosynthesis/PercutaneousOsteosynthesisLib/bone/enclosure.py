@@ -1,0 +1,129 @@
+"""Cavities enclosed in 3D by one bone, whatever their HU: the marrow of a vertebral body, the remnants of the discs
+between the fused sacral vertebrae, an ala whose thin cortex has gaps.
+
+The slice fill of the bone model (``model._fill_slices_majority``) keeps a background voxel when it is enclosed in the
+2D slices of two of the three orientations. In a real sacrum the S1 and S2 bodies' marrow and the disc remnants
+between them (50-190 HU, below the bone threshold) are enclosed in axial slices only: in sagittal and coronal slices
+they open through the thin, partly sub-threshold wall into the canal and the foramina, which open to the outside. They
+are still enclosed in 3D: rays cast from them in almost every direction meet the same bone within a few centimetres.
+
+The test runs once the bones are separate (after the femur and sacroiliac splits), for each bone on its own: a joint
+space lies between two bones, so rays from it toward the other bone escape and it is never filled; so do the pelvic
+cavity, the acetabular fossa, the obturator foramen and the sciatic notches, which open on a whole side. A tunnel (the
+sacral canal, a foramen) does pass the test (only rays near its axis escape): the no-go search finds tunnels from the
+CT's HU inside the envelope (``bone.nogo``), so they stay forbidden; and they are not filled here: enclosed pieces of
+soft-tissue HU (below ``nogo.TUNNEL_MAX_HU``) no thicker than a tunnel (``nogo.TUNNEL_MAX_RADIUS_MM``) stay outside
+the envelope, while thicker ones (fatty marrow of a vertebral body) are filled.
+
+Rays are cast on blocks of 2 x 2 x 2 voxels (a block is bone where any of its voxels is) in the 26 directions of a
+cube's faces, edges and corners, up to ``RAY_REACH_MM`` (in millimetres along each direction); a block is enclosed
+when at least ``MIN_HIT_RAYS`` of them meet the bone. Each direction's "bone within n blocks ahead" is built for the
+whole bone's box at once by doubling shifts (a few array operations per direction).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import ndimage
+
+from ..geometry import morphology
+from ..geometry.bounding_box import bounding_box
+from ..geometry.resample import block_max, unblock
+from .nogo import TUNNEL_MAX_HU, TUNNEL_MAX_RADIUS_MM
+
+RAY_REACH_MM = 30.0
+DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0)]
+MIN_HIT_RAYS = len(DIRECTIONS) - 2  # at most two of the 26 rays escape: a tunnel's two ends
+
+
+def _ahead(x: np.ndarray, d, n: int) -> np.ndarray:
+    """``x`` looked up ``n`` steps ahead along direction ``d`` (k, j, i in -1..1): out[p] = x[p + n d], False beyond."""
+    out = np.zeros_like(x)
+    src, dst = [], []
+    for axis, step in enumerate(d):
+        size = x.shape[axis]
+        if n * abs(step) >= size:
+            return out
+        if step > 0:
+            src.append(slice(n, size))
+            dst.append(slice(0, size - n))
+        elif step < 0:
+            src.append(slice(0, size - n))
+            dst.append(slice(n, size))
+        else:
+            src.append(slice(None))
+            dst.append(slice(None))
+    out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def _bone_within(bone: np.ndarray, d, n: int) -> np.ndarray:
+    """Where bone lies 1..``n`` steps ahead along ``d`` (binary doubling: O(log n) shifts)."""
+    acc, reach = None, 0  # acc: bone within 1..reach steps
+    power, span = _ahead(bone, d, 1), 1  # bone within 1..span steps, span a power of two
+    while True:
+        if n & span:
+            acc = power.copy() if acc is None else acc | _ahead(power, d, reach)
+            reach += span
+        if 2 * span > n:
+            return acc
+        power = power | _ahead(power, d, span)
+        span *= 2
+
+
+def enclosed_blocks(bone_blocks: np.ndarray, block_mm) -> np.ndarray:
+    """Blocks from which at least ``MIN_HIT_RAYS`` of the 26 rays meet ``bone_blocks`` within
+    ``RAY_REACH_MM``; ``block_mm``: the blocks' size (k, j, i) in mm."""
+    block_mm = np.asarray(block_mm, float)
+    count = np.zeros(bone_blocks.shape, np.uint8)
+    for d in DIRECTIONS:
+        n = max(1, int(round(RAY_REACH_MM / float(np.linalg.norm(np.asarray(d) * block_mm)))))
+        count += _bone_within(bone_blocks, d, n)
+    return count >= MIN_HIT_RAYS  # bone blocks too: their background voxels
+
+
+def _without_tunnels(inside: np.ndarray, hu: np.ndarray, spacing_kji) -> np.ndarray:
+    """``inside`` less its soft-tissue pieces (below ``TUNNEL_MAX_HU``) that are no thicker than a tunnel."""
+    soft = inside & (hu < TUNNEL_MAX_HU)
+    box = bounding_box(soft)
+    if box is None:
+        return inside
+    lab, n = ndimage.label(soft[box])
+    depth = ndimage.distance_transform_edt(lab > 0, sampling=spacing_kji)
+    thick = np.zeros(n + 1, bool)
+    thick[np.unique(lab[depth > TUNNEL_MAX_RADIUS_MM])] = True
+    thick[0] = True
+    inside[box] &= thick[lab]
+    return inside
+
+
+def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, cortex_threshold_hu: float,
+                           own_extra: dict | None = None, keep_out: np.ndarray | None = None) -> int:
+    """Give each bone of ``env_labels`` (in place) the background voxels of the cavities it encloses in 3D (see module
+    doc); ``hu``: the CT on the same grid; ``cortex_threshold_hu``: the outer voxel layer of what is filled stays out
+    below it (the envelope's partial-volume rule). ``own_extra``: {label: mask over the grid} of voxels that count as that
+    bone for its rays (the sacrum's joint surface, kept apart in the model); ``keep_out``: voxels never filled.
+    Returns the number of voxels filled."""
+    block_mm = 2.0 * np.asarray(spacing_kji, float)
+    filled = 0
+    for lab, box in enumerate(ndimage.find_objects(env_labels), start=1):
+        if box is None:
+            continue
+        view = env_labels[box]
+        own = view == lab
+        if own_extra and lab in own_extra:
+            own |= own_extra[lab][box]
+        inside = unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
+        inside &= view == 0
+        if keep_out is not None:
+            inside &= ~keep_out[box]
+        inside = _without_tunnels(inside, hu[box], spacing_kji)
+        # the model's surface rule on the cavities' walls left open (tunnels): their outer voxel layer stays out
+        # unless dense, as on the rest of the envelope (model._place_surface)
+        outer = inside & ~morphology.erode(inside | (view != 0), 1)
+        inside &= ~(outer & (hu[box] < cortex_threshold_hu))
+        view[inside] = lab
+        filled += int(np.count_nonzero(inside))
+    return filled
