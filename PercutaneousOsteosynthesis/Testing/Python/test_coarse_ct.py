@@ -106,10 +106,11 @@ def _assert_lesions(ct, bone, truth: dict, spacing: float):
 
 
 @pytest.mark.parametrize("direction, spacing", [("flipped", 2.0), ("identity", 3.0)])
-def test_elderly_bone_on_axis_aligned_grids(direction, spacing):
+def test_elderly_bone_on_axis_aligned_grids(anatomy, direction, spacing):
     """The elderly phantom on grids whose planes coincide with its surfaces (flipped axes, identity): its 1 mm cortex
     is sampled (not lost between samples), so the envelope is closed: volume within 5 %, paths graded as in truth,
-    femurs recognised, lesion volumes within 20 %."""
+    femurs recognised, lesion volumes within 20 %; a seed in the lesion's part beyond the former bone surface (soft
+    tissue of lesion HU) is outside bone."""
     ct1, truth = make_phantom(spacing=1.0, direction=direction, preset="elderly")
     ct = averaged_to_spacing(ct1, spacing)
     bone = build_bone_model(ct)
@@ -118,6 +119,15 @@ def test_elderly_bone_on_axis_aligned_grids(direction, spacing):
     # the first guess of a lesion's surroundings stays away from the averaged cortex, else the threshold rises
     # above the cancellous bone and the lesion floods it (was +840 %)
     _assert_lesions(ct, bone, truth, spacing)
+    lesion = next(l for l in anatomy.lesions if l.breaks_cortex)
+    a1, a2 = anatomy.landmarks["supra_acetabular_axis_right_lps"]
+    axis = (a2 - a1) / np.linalg.norm(a2 - a1)
+    out = lesion.center - a1 - np.dot(lesion.center - a1, axis) * axis
+    pillar = next(s for s in anatomy.bone if s.name == "right supra-acetabular pillar")
+    beyond = a1 + np.dot(lesion.center - a1, axis) * axis + (pillar.radius + 3.0) * out / np.linalg.norm(out)
+    assert np.linalg.norm(beyond - lesion.center) < lesion.radius - 1.0 and anatomy.envelope_sdf(beyond[None])[0] > 2.9
+    with pytest.raises(PosteoInputError, match="outside bone"):
+        segment_lesion(ct, bone, beyond, "beyond the former bone surface")
 
 
 def test_dense_bone_at_2_mm_keeps_the_bones_apart():
