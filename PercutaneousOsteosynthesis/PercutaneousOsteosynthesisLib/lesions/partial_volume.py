@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..geometry.bounding_box import bounding_box
 from .growth import CONTRAST_RIM_MM, MIN_CONTRAST_HU
 
 MIN_LEVEL_VOXELS = 20  # fewer core or surrounding voxels than this: no level, the mask is kept
@@ -25,6 +26,16 @@ def partial_volume_mask(mask, hu, region, surroundings, band_mm: float, sp) -> n
     as many of the band's lowest-HU voxels as its partial-volume fractions add up to; ``surroundings``: the voxels
     whose level is the background (cancellous bone), sampled from ``band_mm`` to ``band_mm + CONTRAST_RIM_MM``
     beyond the lesion."""
+    box = bounding_box(mask, [int(np.ceil((band_mm + CONTRAST_RIM_MM) / s)) + 1 for s in sp])
+    if box is None:
+        return mask
+    out = mask.copy()
+    out[box] = _edge_by_fractions(mask[box], hu[box], region[box], surroundings[box], band_mm, sp)
+    return out
+
+
+def _edge_by_fractions(mask, hu, region, surroundings, band_mm: float, sp) -> np.ndarray:
+    """:func:`partial_volume_mask` in a box holding the lesion and its surroundings' shell."""
     depth_in = ndimage.distance_transform_edt(mask, sampling=sp)
     dist_out = ndimage.distance_transform_edt(~mask, sampling=sp)
     core = depth_in > band_mm
