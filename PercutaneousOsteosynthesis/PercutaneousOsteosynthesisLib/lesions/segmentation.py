@@ -9,15 +9,19 @@ Method (every threshold is a field of :class:`LesionParameters`):
    stops near the former bone surface instead of leaking into soft tissue.  Known limit: concavities of the
    bone narrower than the ball are bridged as well, and at a wide defect the bridge sags into the bone by
    ``R - sqrt(R^2 - a^2)`` (a = half the defect's width): where the lesion touches the closed surface, the lytic
-   voxels inside the convex hull of the lesion and the bone within ``hull_shell_mm`` of it are added;
+   voxels inside the convex hull of the lesion and the bone within ``hull_shell_mm`` of it are added.  A seed
+   outside the closed envelope (in destroyed bone: on a coarse CT the bone model's crater under a cortical defect
+   may be wider than the closing bridges) is inside bone if the convex hull of the bone within
+   ``closing_radius_mm`` of it holds it: that hull is added to the closed envelope;
 3. abnormal voxels inside the closed envelope: lytic (HU < ``lytic_threshold_hu`` and within
    ``tolerance_hu`` of the seed neighbourhood's mean) or blastic (HU >= ``blastic_threshold_hu`` and deeper
    than ``cortex_depth_mm`` below the closed surface, i.e. not the cortex);
 4. the lesion is the 6-connected component(s) of abnormal voxels meeting the seed ball (``seed_radius_mm``),
    after an opening of ``opening_radius_mm`` (erode, keep the seed's components, dilate back inside the abnormal
    voxels) that cuts the lesion from low-density (fatty) marrow joined to it by thin bridges;
-   one-voxel partial-volume refinement of a lytic lesion: the neighbours below the midpoint of the lesion's
-   mean HU and its rim's mean HU are added;
+   partial volume of a lytic lesion (lesions.partial_volume): the voxels within one original voxel of its edge
+   count for the fraction of lesion their HU says between its level and its surroundings', and the mask takes
+   that many of them, the lowest first;
 5. type from the lesion's voxels: lytic if fewer than ``mixed_fraction`` are blastic, blastic if fewer than
    that are lytic, else mixed;
 6. cross-sections perpendicular to the local long axis of the bone: the principal axis (largest variance) of
@@ -37,6 +41,7 @@ from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
 from .growth import ball as _ball
 from .growth import contrast_threshold, grow
+from .partial_volume import partial_volume_mask
 
 LESION_TYPES = ("lytic", "blastic", "mixed")
 
@@ -223,30 +228,41 @@ def _cross_sections(lesion_pts, bone_pts, rim_pts, rim_is_lesion, axis, spacing,
     return best
 
 
+def _inside_hull(points_mask, candidates, sp) -> np.ndarray:
+    """The ``candidates`` voxels inside the convex hull of the ``points_mask`` voxels (spacing ``sp``, mm)."""
+    out = np.zeros(candidates.shape, bool)
+    kji = np.argwhere(points_mask).astype(float)
+    try:
+        hull = ConvexHull(kji * sp)
+        tri = Delaunay(kji[hull.vertices] * sp)
+    except Exception:  # too few or flat points: no hull
+        return out
+    lo, hi = kji.min(0).astype(int), kji.max(0).astype(int) + 1
+    sub = tuple(slice(a, b) for a, b in zip(lo, hi))
+    ck = np.argwhere(candidates[sub])
+    if len(ck):
+        out[sub][tuple(ck.T)] = tri.find_simplex((ck + lo) * sp) >= 0
+    return out
+
+
+def _crater_bridge(closed, env, seed_kji, radius_mm, sp) -> np.ndarray:
+    """The voxels outside ``closed`` inside the convex hull of the envelope within ``radius_mm`` of the seed.
+
+    Where a lesion breaks through a thin cortex over osteoporotic (below-threshold) cancellous bone, the bone model
+    leaves a crater wider than the closing bridges, and a seed in the destroyed bone may lie in it; the convex hull
+    of the bone around the seed spans the defect at the former surface (on a convex bone, at its chord)."""
+    near = _ball(env.shape, seed_kji, radius_mm, sp)
+    return _inside_hull(env & closed & near, near & ~closed, sp)
+
+
 def _extend_to_hull(mask, lytic_open, closed, env, sp, shell_mm):
     """At a cortical defect the closing's bridge sags into the bone: add the lytic voxels connected to the
     lesion that lie inside the convex hull of the lesion and the bone within ``shell_mm`` of it."""
     near = env & (ndimage.distance_transform_edt(~mask, sampling=sp) <= shell_mm)
-    kji = np.argwhere(mask | near).astype(float)
-    try:
-        hull = ConvexHull(kji * sp)
-        tri = Delaunay(kji[hull.vertices] * sp)
-    except Exception:  # degenerate (flat) sets: keep the closed-envelope result
-        return mask, closed
-    lo, hi = kji.min(0).astype(int), kji.max(0).astype(int) + 1
-    sub = tuple(slice(a, b) for a, b in zip(lo, hi))
-    cand = lytic_open[sub] & ~closed[sub]
-    ck = np.argwhere(cand)
-    inside = np.zeros(cand.shape, bool)
-    if len(ck):
-        inside[tuple(ck.T)] = tri.find_simplex((ck + lo) * sp) >= 0
-    allowed = mask.copy()
-    allowed[sub] |= inside
-    lab, _ = ndimage.label(allowed)
+    inside = _inside_hull(mask | near, lytic_open & ~closed, sp)
+    lab, _ = ndimage.label(mask | inside)
     ids = np.unique(lab[mask])
-    region = closed.copy()
-    region[sub] |= inside
-    return np.isin(lab, ids[ids > 0]), region
+    return np.isin(lab, ids[ids > 0]), closed | inside
 
 
 def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParameters | None = None) -> Lesion:
@@ -276,6 +292,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     closed = closed_component(env, local_seed, params.closing_radius_mm, sp)
     ball = _ball(hu.shape, local_seed, params.seed_radius_mm, sp)
     seed_hu = float(hu[tuple(local_seed)])
+    if not closed[tuple(local_seed)]:  # a seed in destroyed bone, in the crater the bone model leaves
+        closed |= _crater_bridge(closed, env, local_seed, params.closing_radius_mm, sp)
     if not closed[tuple(local_seed)]:
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies outside bone (HU {seed_hu:.0f}, "
                                     "not inside the locally closed bone envelope)")
@@ -312,11 +330,9 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     if mask.any() and (ndimage.binary_dilation(mask) & ~closed).any():
         mask, region = _extend_to_hull(mask, lytic_open, closed, env, sp, params.hull_shell_mm)
     if mask.any() and lytic[mask].mean() >= 0.5:
-        # partial volume: the voxels around a lytic lesion below the midpoint of the lesion's and its rim's means
-        rim = ndimage.binary_dilation(mask) & ~mask & region & (labels != METAL)
-        if rim.any():
-            mid = 0.5 * (float(hu[mask].mean()) + float(hu[rim].mean()))
-            mask = mask | (rim & (hu < mid))
+        # partial volume: the lesion's edge, spread over about one original voxel, counts for the fraction of lesion its HU says
+        mask = partial_volume_mask(mask, hu, region & (labels != METAL), closed & (labels == CANCELLOUS),
+                                   float(max(bone.ct_geometry.spacing)), sp)
     if mask.sum() * voxel_ml < params.min_volume_ml:
         raise PosteoInputError(src, f"no lesion at seed {np.round(seed, 1).tolist()} (LPS mm): only {mask.sum() * voxel_ml:.3f} mL "
                                     f"of lytic/blastic bone connected to it (minimum {params.min_volume_ml} mL)")

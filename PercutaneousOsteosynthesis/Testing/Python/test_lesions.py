@@ -94,3 +94,36 @@ def test_synthetic_lesion_in_real_ct(real_ct_2mm, real_bone_2mm):
     les = segment_lesion(ct2, bone, centre + [3.0, -2.0, 2.0], "synthetic")
     assert les.volume_ml == pytest.approx(truth_ml, rel=0.15)
     assert not les.cortical_breakthrough
+
+
+@pytest.mark.parametrize("spacing", [1.0, 2.0, 3.0])
+def test_partial_volume_edge_of_a_small_ball(spacing):
+    """A 9 mm ball of 30 HU in 90 HU bone (osteoporotic cancellous bone), area-averaged to 1-3 mm and interpolated to
+    the 1 mm working grid as the bone model does: its edge's partial volume gives the ball's analytic volume within
+    5 % (-2 % at 1-3 mm), where the midpoint threshold misses 7-13 % of it (the blurred edge of a ball reads above
+    the midpoint at its surface)."""
+    from scipy import ndimage
+
+    from PercutaneousOsteosynthesisLib.bone.ct_quality import working_ct
+    from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume, averaged_to_spacing
+    from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
+    from PercutaneousOsteosynthesisLib.lesions.partial_volume import partial_volume_mask
+
+    n, sub, radius = 72, 4, 9.0  # 0.25 mm samples averaged to the 1 mm "scan": the ball's partial volume at 1 mm
+    x = ((np.arange(n * sub, dtype=np.float32) + 0.5) / sub - 0.5 * n) ** 2
+    inside = x[:, None, None] + x[None, :, None] + x[None, None, :] < radius ** 2
+    ball = inside.reshape(n, sub, n, sub, n, sub).mean(axis=(1, 3, 5))
+    rng = np.random.default_rng(1)
+    geo = ImageGeometry((n, n, n), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
+    ct = CTVolume((90.0 - 60.0 * ball + rng.normal(0.0, 15.0, ball.shape)).astype(np.float32), geo)
+    work = working_ct(averaged_to_spacing(ct, spacing)) if spacing > 1.0 else ct
+    hu, sp = work.array, np.asarray(work.geometry.spacing[::-1])
+    lesion = ndimage.binary_opening(ndimage.gaussian_filter(hu, 1.0) < 60.0)
+    lab, _ = ndimage.label(lesion)
+    lesion = lab == lab[tuple(np.array(hu.shape) // 2)]
+    everywhere = np.ones(hu.shape, bool)
+    truth_ml = 4.0 / 3.0 * np.pi * radius ** 3 / 1000.0
+    voxel_ml = work.geometry.voxel_volume_mm3 / 1000.0
+    midpoint = lesion & (hu < 60.0)
+    found = partial_volume_mask(midpoint, hu, everywhere, everywhere, spacing, sp)
+    assert found.sum() * voxel_ml == pytest.approx(truth_ml, rel=0.05)
