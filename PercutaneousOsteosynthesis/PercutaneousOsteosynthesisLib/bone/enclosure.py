@@ -1,8 +1,8 @@
 """Cavities enclosed in 3D by one bone, whatever their HU: the marrow of a vertebral body, the remnants of the discs
 between the fused sacral vertebrae, an ala whose thin cortex has gaps.
 
-The slice fill of the bone model (``model._fill_slices_majority``) keeps a background voxel when it is enclosed in the
-2D slices of two of the three orientations. In a real sacrum the S1 and S2 bodies' marrow and the disc remnants
+The slice fill of the bone model (``morphology.slice_majority_holes``) keeps a background voxel when it is enclosed in
+the 2D slices of two of the three orientations. In a real sacrum the S1 and S2 bodies' marrow and the disc remnants
 between them (50-190 HU, below the bone threshold) are enclosed in axial slices only: in sagittal and coronal slices
 they open through the thin, partly sub-threshold wall into the canal and the foramina, which open to the outside. They
 are still enclosed in 3D: rays cast from them in almost every direction meet the same bone within a few centimetres.
@@ -11,14 +11,17 @@ The test runs once the bones are separate (after the femur and sacroiliac splits
 space lies between two bones, so rays from it toward the other bone escape and it is never filled; so do the pelvic
 cavity, the acetabular fossa, the obturator foramen and the sciatic notches, which open on a whole side. A tunnel (the
 sacral canal, a foramen) does pass the test (only rays near its axis escape): the no-go search finds tunnels from the
-CT's HU inside the envelope (``bone.nogo``), so they stay forbidden; and they are not filled here: enclosed pieces of
-soft-tissue HU (below ``nogo.TUNNEL_MAX_HU``) no thicker than a tunnel (``nogo.TUNNEL_MAX_RADIUS_MM``) stay outside
-the envelope, while thicker ones (fatty marrow of a vertebral body) are filled.
+CT's HU inside the envelope (``bone.nogo``), so they stay forbidden. Still, soft tissue that opens onto the space left
+unfilled (a tunnel's mouth, the canal) or that forms a tunnel lined by cortex (the no-go search's own test,
+``nogo.thin_pieces``) is not filled, so that the envelope's field measures the distance to a tunnel's wall; marrow,
+and fat enclosed in it, is filled.
 
 Rays are cast on blocks of 2 x 2 x 2 voxels (a block is bone where any of its voxels is) in the 26 directions of a
 cube's faces, edges and corners, up to ``RAY_REACH_MM`` (in millimetres along each direction); a block is enclosed
 when at least ``MIN_HIT_RAYS`` of them meet the bone. Each direction's "bone within n blocks ahead" is built for the
-whole bone's box at once by doubling shifts (a few array operations per direction).
+whole bone's box at once by doubling shifts (a few array operations per direction). The pockets left where three or
+more rays escape (the edge of a disc remnant) are then filled where the bone and what it has gained enclose them in
+the slices of two orientations (the same slice rule, now on one bone's solid).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from scipy import ndimage
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.resample import block_max, unblock
-from .nogo import TUNNEL_MAX_HU, TUNNEL_MAX_RADIUS_MM
+from .nogo import MIN_TUNNEL_ML, TUNNEL_MAX_HU, thin_pieces
 
 RAY_REACH_MM = 30.0
 DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d != (0, 0, 0)]
@@ -84,25 +87,36 @@ def enclosed_blocks(bone_blocks: np.ndarray, block_mm) -> np.ndarray:
     return count >= MIN_HIT_RAYS  # bone blocks too: their background voxels
 
 
-def _without_tunnels(inside: np.ndarray, hu: np.ndarray, spacing_kji) -> np.ndarray:
-    """``inside`` less its soft-tissue pieces (below ``TUNNEL_MAX_HU``) that are no thicker than a tunnel."""
-    soft = inside & (hu < TUNNEL_MAX_HU)
-    box = bounding_box(soft)
+def _without_tunnels(inside: np.ndarray, open_space: np.ndarray, hu: np.ndarray, spacing_kji,
+                     cortex_threshold_hu: float) -> np.ndarray:
+    """``inside`` less the tunnels in it: its pieces of soft-tissue HU that open onto ``open_space`` (the background
+    left unfilled: a tunnel's mouth, the canal) or are as large as a tunnel, no thicker and lined by cortex
+    (``nogo.thin_pieces``); around the lined ones, also the voxel layer below ``cortex_threshold_hu`` (the partial
+    volume of their wall, as on the envelope's surface: ``model._place_surface``)."""
+    box = bounding_box(inside & (hu < TUNNEL_MAX_HU), 1)
     if box is None:
         return inside
-    lab, n = ndimage.label(soft[box])
-    depth = ndimage.distance_transform_edt(lab > 0, sampling=spacing_kji)
-    thick = np.zeros(n + 1, bool)
-    thick[np.unique(lab[depth > TUNNEL_MAX_RADIUS_MM])] = True
-    thick[0] = True
-    inside[box] &= thick[lab]
+    sub, sub_hu = inside[box], np.asarray(hu[box], np.float32)
+    soft = sub & (sub_hu < TUNNEL_MAX_HU)
+    pieces, n = ndimage.label(soft)
+    opening = np.zeros(n + 1, bool)
+    opening[pieces[morphology.dilate(open_space[box], 1) & soft]] = True
+    opening[0] = False
+    sub &= ~opening[pieces]
+    tunnels = np.zeros(sub.shape, bool)
+    min_voxels = MIN_TUNNEL_ML * 1000.0 / float(np.prod(spacing_kji))
+    for kji, lined in thin_pieces(soft, sub_hu, spacing_kji, min_voxels):
+        if lined:
+            tunnels[tuple(kji.T)] = True
+    if tunnels.any():
+        sub &= ~(morphology.dilate(tunnels, 1) & ((sub_hu < cortex_threshold_hu) | tunnels))
     return inside
 
 
 def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, cortex_threshold_hu: float,
                            own_extra: dict | None = None, keep_out: np.ndarray | None = None) -> int:
     """Give each bone of ``env_labels`` (in place) the background voxels of the cavities it encloses in 3D (see module
-    doc); ``hu``: the CT on the same grid; ``cortex_threshold_hu``: the outer voxel layer of what is filled stays out
+    doc); ``hu``: the CT on the same grid; ``cortex_threshold_hu``: the voxel layer around a tunnel left open stays out
     below it (the envelope's partial-volume rule). ``own_extra``: {label: mask over the grid} of voxels that count as that
     bone for its rays (the sacrum's joint surface, kept apart in the model); ``keep_out``: voxels never filled.
     Returns the number of voxels filled."""
@@ -116,14 +130,19 @@ def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, 
         if own_extra and lab in own_extra:
             own |= own_extra[lab][box]
         inside = unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
-        inside &= view == 0
+        # the small pockets left (3 or more rays escaping) are enclosed in slices by the bone and what it fills
+        inside |= morphology.slice_majority_holes(np.pad(own | inside, 1))[1:-1, 1:-1, 1:-1]
+        free = view == 0
         if keep_out is not None:
-            inside &= ~keep_out[box]
-        inside = _without_tunnels(inside, hu[box], spacing_kji)
-        # the model's surface rule on the cavities' walls left open (tunnels): their outer voxel layer stays out
-        # unless dense, as on the rest of the envelope (model._place_surface)
-        outer = inside & ~morphology.erode(inside | (view != 0), 1)
-        inside &= ~(outer & (hu[box] < cortex_threshold_hu))
+            free &= ~keep_out[box]
+        inside &= free
+        inside = _without_tunnels(inside, free & ~inside, hu[box], spacing_kji, cortex_threshold_hu)
+        pieces, n = ndimage.label(inside)
+        if n:  # islands (not touching the bone) are left out: what is filled extends the bone
+            attached = np.zeros(n + 1, bool)
+            attached[pieces[morphology.dilate(own, 1) & inside]] = True
+            attached[0] = False
+            inside = attached[pieces]
         view[inside] = lab
         filled += int(np.count_nonzero(inside))
     return filled

@@ -86,8 +86,11 @@ def locate_femoral_head(bone, side: str) -> FemoralHead:
                                                       "the pelvis across the hip joint)")
     box = comp["box"]
     sdf = bone.sdf[box]
-    # the component's own voxels: inside the envelope; other bones in the box are masked by distance to the centroid
+    # the component's own voxels (the hip bone reaching into the box is not the femur's: its acetabular roof can be the
+    # deepest bone there); without component labels, those inside the envelope within reach of the femur's centroid
     inside = sdf < 0
+    if bone.component_labels is not None:
+        inside &= bone.component_labels[box] == comp["label"]
     kji = np.argwhere(inside)
     pts = bone.geometry.ijk_to_lps((kji + [s.start for s in box])[:, ::-1].astype(float))
     near = np.linalg.norm(pts - np.asarray(comp["centroid_lps"]), axis=1) < 120.0

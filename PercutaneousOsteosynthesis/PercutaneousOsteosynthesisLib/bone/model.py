@@ -29,7 +29,7 @@ from ..fileio.volume import CTVolume, image_from_array
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
-from ..geometry.morphology import ball_radius_voxels, slice_holes
+from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from .components import component_summary, midline_x_of_labels, name_components
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
@@ -182,26 +182,9 @@ def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], rad
         m[tuple(idx)] = ndimage.binary_fill_holes(face)
     # the 3D holes need no fill of their own: a cavity not reaching the box's border is enclosed in every slice
     # through it (its in-plane region lies in the cavity), so the slice majority holds it
-    filled = _fill_slices_majority(m)
+    filled = morphology.slice_majority_holes(m)
     filled |= m
     return filled[pad:-pad, pad:-pad, pad:-pad]
-
-
-def _fill_slices_majority(m: np.ndarray) -> np.ndarray:
-    """Background voxels enclosed by the mask in the 2D slices of at least two of the three orientations.
-
-    A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
-    still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
-    from above) are enclosed in one orientation only, so they stay open.  The third orientation is read only in the
-    slices holding voxels that the first two disagree on."""
-    first, second = slice_holes(m, 0), slice_holes(m, 1)
-    out = first & second
-    undecided = np.logical_xor(first, second, out=first)
-    i = np.flatnonzero(undecided.any(axis=(0, 1)))
-    if len(i):
-        span = slice(int(i[0]), int(i[-1]) + 1)
-        out[:, :, span] |= undecided[:, :, span] & slice_holes(m[:, :, span], 2)
-    return out
 
 
 def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):

@@ -78,7 +78,7 @@ def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
 
 
-def _thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[tuple[np.ndarray, bool]]:
+def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[tuple[np.ndarray, bool]]:
     """``([k, j, i] indices, lined by cortex)`` of the candidate regions large and thin enough to be tunnels (see module
     docstring)."""
     lab, n = ndimage.label(candidates)
@@ -118,7 +118,7 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
         return bool(p[:, 0].min() < mid < p[:, 0].max())
 
     pieces = []
-    for kji, lined in _thin_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3):
+    for kji, lined in thin_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3):
         p = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
         if lined or crosses_midline(p):  # the canal network of a real sacrum is largely openings, not cortex
             pieces.append(p)

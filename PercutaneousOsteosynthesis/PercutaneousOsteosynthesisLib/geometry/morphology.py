@@ -3,7 +3,8 @@
 The structuring element of radius r (voxels, per axis) is built by alternating 6-connected (cross) and
 26-connected (cube) unit steps (radius 2: between the balls of radius 2 and sqrt 6); an axis takes part in the
 first ``r[axis]`` steps only, so anisotropic voxels get anisotropic radii.  Voxels beyond the array count as
-background.  ``slice_holes``: the holes of a mask in its 2D slices (a labelling, not a shift).
+background.  ``slice_holes``: the holes of a mask in its 2D slices (a labelling, not a shift); ``slice_majority_holes``:
+those enclosed in two of the three orientations.
 """
 
 from __future__ import annotations
@@ -90,3 +91,20 @@ def slice_holes(m: np.ndarray, axis: int) -> np.ndarray:
                 face[ax] = end
                 outside[lab[tuple(face)].ravel()] = True
     return np.logical_not(outside)[lab]
+
+
+def slice_majority_holes(m: np.ndarray) -> np.ndarray:
+    """Background voxels enclosed by the mask in the 2D slices of at least two of the three orientations.
+
+    A lytic defect through a thin (osteoporotic) cortex opens the shell in 3D, yet most slices through the bone
+    still show a closed ring; tunnels (spinal canal, sacral foramina) and bowls (acetabulum, the pelvic ring seen
+    from above) are enclosed in one orientation only, so they stay open.  The third orientation is read only in the
+    slices holding voxels that the first two disagree on."""
+    first, second = slice_holes(m, 0), slice_holes(m, 1)
+    out = first & second
+    undecided = np.logical_xor(first, second, out=first)
+    i = np.flatnonzero(undecided.any(axis=(0, 1)))
+    if len(i):
+        span = slice(int(i[0]), int(i[-1]) + 1)
+        out[:, :, span] |= undecided[:, :, span] & slice_holes(m[:, :, span], 2)
+    return out

@@ -55,7 +55,7 @@ def test_radius_two_lies_between_two_balls():
 
 
 def test_slice_majority_fill_matches_per_slice_scipy():
-    from PercutaneousOsteosynthesisLib.bone.model import _fill_slices_majority
+    from PercutaneousOsteosynthesisLib.geometry.morphology import slice_majority_holes
 
     rng = np.random.default_rng(1)
     m = np.pad(ndimage.gaussian_filter(rng.random((40, 50, 60)), 2) > 0.5, 3)
@@ -66,4 +66,4 @@ def test_slice_majority_fill_matches_per_slice_scipy():
         votes += np.moveaxis(filled, 0, axis)
     expected = (votes >= 2) & ~m
     assert expected.sum() > 100
-    assert np.array_equal(_fill_slices_majority(m), expected)
+    assert np.array_equal(slice_majority_holes(m), expected)
