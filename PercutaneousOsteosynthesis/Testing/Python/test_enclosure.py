@@ -5,6 +5,7 @@ marrow of the S1 vertebral body."""
 from __future__ import annotations
 
 import numpy as np
+
 from PercutaneousOsteosynthesisLib.bone.enclosure import fill_enclosed_cavities
 
 SPACING = (1.0, 1.0, 1.0)
