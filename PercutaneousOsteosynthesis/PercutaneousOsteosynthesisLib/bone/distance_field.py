@@ -29,6 +29,19 @@ def _squared_distance_image(mask_u8: np.ndarray, geometry: ImageGeometry, target
                                         backgroundValue=1 - target_value)
 
 
+def depth_mm(mask: np.ndarray, spacing_kji) -> np.ndarray:
+    """Distance (mm, float32) from each voxel of a bool mask to the nearest voxel centre outside it (0 outside; voxels
+    beyond the array do not count as outside), as ``scipy.ndimage.distance_transform_edt(mask, sampling)`` does, on
+    SimpleITK's multithreaded transform."""
+    img = sitk.GetImageFromArray(np.ascontiguousarray(mask).view(np.uint8))
+    img.SetSpacing([float(v) for v in spacing_kji[::-1]])
+    sq = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=True, useImageSpacing=True,
+                                      backgroundValue=1)
+    out = sitk.GetArrayFromImage(sq)
+    np.maximum(out, 0.0, out=out)
+    return np.sqrt(out, out=out)
+
+
 def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
     """Signed distance (mm, float32, negative inside) from each voxel centre to the surface of ``mask`` (bool, or
     uint8 labels: inside where nonzero, so that a label array needs no mask of its own).

@@ -129,20 +129,26 @@ def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, 
         own = view == lab
         if own_extra and lab in own_extra:
             own |= own_extra[lab][box]
-        inside = unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
-        # the small pockets left (3 or more rays escaping) are enclosed in slices by the bone and what it fills
-        inside |= morphology.slice_majority_holes(np.pad(own | inside, 1))[1:-1, 1:-1, 1:-1]
         free = view == 0
         if keep_out is not None:
             free &= ~keep_out[box]
+        inside = unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
         inside &= free
-        inside = _without_tunnels(inside, free & ~inside, hu[box], spacing_kji, cortex_threshold_hu)
+        near = bounding_box(inside, 2)  # the rest works around what the rays filled
+        if near is None:
+            continue
+        own, free, inside = own[near], free[near], inside[near]
+        # the small pockets left (3 or more rays escaping) are enclosed in slices by the bone and what it fills
+        inside |= morphology.slice_majority_holes(np.pad(own | inside, 1))[1:-1, 1:-1, 1:-1]
+        inside &= free
+        inside = _without_tunnels(inside, free & ~inside, hu[box][near], spacing_kji, cortex_threshold_hu)
         pieces, n = ndimage.label(inside)
         if n:  # islands (not touching the bone) are left out: what is filled extends the bone
             attached = np.zeros(n + 1, bool)
             attached[pieces[morphology.dilate(own, 1) & inside]] = True
             attached[0] = False
             inside = attached[pieces]
+        view = view[near]
         view[inside] = lab
         filled += int(np.count_nonzero(inside))
     return filled

@@ -31,6 +31,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..geometry.morphology import slice_holes
+from .distance_field import depth_mm
 
 MIN_TUNNEL_ML = 0.15
 TUNNEL_MAX_HU = 60.0
@@ -84,7 +85,7 @@ def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels:
     lab, n = ndimage.label(candidates)
     if n == 0:
         return []
-    depth = ndimage.distance_transform_edt(candidates, sampling=spacing_kji)
+    depth = depth_mm(candidates, np.asarray(spacing_kji, float))
     thick = np.zeros(n + 1, bool)  # the regions holding a point deeper than a tunnel's radius
     thick[np.unique(lab[depth > TUNNEL_MAX_RADIUS_MM])] = True
     del depth
