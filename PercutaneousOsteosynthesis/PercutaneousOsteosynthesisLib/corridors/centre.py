@@ -14,8 +14,9 @@ is decided by depth errors of that size (a CT's partial volume at a crease). Its
 - position: among the lines of that direction through a ``POSITION_STEP_MM`` grid of ``POSITION_REACH_MM`` around
   its widest one, the mean position weighted the same way;
 
-the width reported is that of this centre line, kept when it is within ``2 x FLAT_MM`` of the widest (the mean of a
-curved flat set may fall off it; then the widest line itself is kept). The same rule is applied to the phantom's exact
+the width reported is that of this centre line, kept when it is within ``FLAT_MM`` of the widest; the mean of a curved
+flat set may fall off it: then the member direction nearest the mean is taken, positioned the same way (or, failing
+that, the widest line itself). The same rule is applied to the phantom's exact
 geometry (phantom.corridor_truth) and to a CT.
 """
 
@@ -152,15 +153,25 @@ def find_corridor_line(region: SearchRegion, depth_fn, nogo_fn=None, fine_depth_
         return best
     member = _heaviest_component(grid_ij, weight)
     t_c = _weighted(tilts[member], r[member], top)
-    through = offsets[np.argmax(np.where(member[which], r[which], -np.inf))][None]
-    q0, _, _ = _climb(region, through, t_c[None], depth_fn, nogo_fn, -np.inf)
+    at = {int(t): i for i, t in enumerate(which)}
+    line = _positioned(region, t_c, offsets[at[int(np.argmax(np.where(member, r, -np.inf)))]], depth_fn, fine, nogo_fn)
+    if line is None or line.radius_mm < top - FLAT_MM:  # the mean of a curved flat set fell off it: its nearest member
+        k = int(np.flatnonzero(member)[np.argmin(((tilts[member] - t_c) ** 2).sum(axis=1))])
+        line = _positioned(region, tilts[k], offsets[at[k]], depth_fn, fine, nogo_fn)
+    return line if line is not None and line.radius_mm >= top - FLAT_MM else best
+
+
+def _positioned(region, tilt, start, depth_fn, fine_fn, nogo_fn) -> LineResult | None:
+    """The line of direction ``tilt`` at the centre of the positions within ``FLAT_MM`` of the widest one of that
+    direction (pattern search from the offset ``start``), scored on ``fine_fn``; None when invalid."""
+    q0, _, _ = _climb(region, start[None], tilt[None], depth_fn, nogo_fn, -np.inf)
     grid = q0 + disc_offsets(POSITION_REACH_MM, POSITION_STEP_MM)
-    rq = _radius(region, grid, np.repeat(t_c[None], len(grid), axis=0), depth_fn, nogo_fn, MID_SAMPLE_MM)
+    rq = _radius(region, grid, np.repeat(tilt[None], len(grid), axis=0), depth_fn, nogo_fn, MID_SAMPLE_MM)
     q_c = _weighted(grid, rq, float(rq.max()))
     if q_c is None:
-        return best
-    p, d = _lines(region, q_c[None], t_c[None])
-    sc, radius, entry, tip, narrowest = score_lines(p, d, region, fine, nogo_fn, FINE_SAMPLE_MM)
-    if not np.isfinite(radius[0]) or radius[0] < top - 2.0 * FLAT_MM:
-        return best
+        return None
+    p, d = _lines(region, q_c[None], tilt[None])
+    sc, radius, entry, tip, narrowest = score_lines(p, d, region, fine_fn, nogo_fn, FINE_SAMPLE_MM)
+    if not np.isfinite(radius[0]):
+        return None
     return LineResult(p[0], d[0], float(entry[0]), float(tip[0]), float(radius[0]), float(narrowest[0]), float(sc[0]))
