@@ -1,9 +1,10 @@
 """Corridors: each named pathway searched on a bone model, with the largest catalog screw that fits (LPS mm).
 
-For each pathway (corridors.pathways) and side, the widest line (corridors.search) is found on the bone model's
-signed distance field, also kept at a distance from the no-go structures found in the CT (sacral canal and foramina,
-greater sciatic notches, hip joints) and from existing metal (an old implant). The corridor's width is twice its
-narrowest radius. The pattern search and the width use the distance to the nearest vertex of the bone's surface mesh
+For each pathway (corridors.pathways) and side, the widest line (corridors.search), or the centre of the flat optimum
+around it (corridors.centre), is found on the bone model's signed distance field, also kept at a distance from the
+no-go structures found in the CT (sacral canal and foramina, greater sciatic notches, hip joints) and from existing
+metal (an old implant). The corridor's width is twice its narrowest radius. The pattern search and the width use
+the distance to the nearest vertex of the bone's surface mesh
 (vertices under a voxel apart: within a few hundredths of a millimetre of the distance to the surface at corridor
 depths), because the distance field, interpolated between voxel centres, reads up to about a voxel low on the ridge
 along a corridor's axis, where the widest line lies. The screw proposed in it is the largest catalog diameter leaving
@@ -27,9 +28,9 @@ from ..screws import roles
 from ..screws.clearance import check_screw, entry_zone_start
 from ..screws.implants import default_catalog
 from ..screws.screw import Screw
+from .centre import find_corridor_line
 from .landmarks import find_landmarks
 from .pathways import PATHWAYS, SUBCHONDRAL_MM, Pathway, search_region
-from .search import find_widest_line
 from .triad import find_triad
 
 NOGO_REACH_MM = 16.0  # wider than any corridor's radius: a structure farther away constrains no line
@@ -224,7 +225,7 @@ def _corridor(pathway, side, lm, bone, ct, catalog, margin_mm, depth, nogo, fine
     if region is None:
         base.reason = why
         return base
-    line = find_widest_line(region, depth, nogo, fine_depth_fn=fine)
+    line = find_corridor_line(region, depth, nogo, fine_depth_fn=fine)
     if line is None:
         base.reason = "no straight path stays in bone through the expected region"
         return base

@@ -22,7 +22,7 @@ position along that place free).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,6 +94,7 @@ class LineResult:
     radius_mm: float
     narrowest_s: float
     score: float
+    coarse: tuple | None = field(default=None, repr=False)  # (offsets, tilts, scores) of the coarse grid's lines
 
     @property
     def entry_lps(self) -> np.ndarray:
@@ -214,7 +215,10 @@ def find_widest_line(region: SearchRegion, depth_fn, nogo_fn=None, coarse_step_m
     fine = fine_depth_fn if fine_depth_fn is not None else depth_fn
     results = [_refine(region, off[i], tilt[i], depth_fn, fine, nogo_fn, coarse_step_mm, np.tan(np.radians(coarse_angle_deg)))
                for i in order if np.isfinite(best[i])]
-    return max((r for r in results if r is not None), key=lambda r: r.score, default=None)
+    out = max((r for r in results if r is not None), key=lambda r: r.score, default=None)
+    if out is not None:
+        out.coarse = (off, tilt, best)
+    return out
 
 
 def _refine(region, off0, tilt0, depth_fn, fine_fn, nogo_fn, step_mm: float, step_tan: float) -> LineResult | None:

@@ -5,7 +5,8 @@ The landmarks are the anatomy's own (head centres and neck axes, foramina, sacro
 on the exact hip bones (spines, superior ramus, ischial tuberosity), the depth is the exact depth in the analytic envelope (sacroiliac joint
 gaps crossable, sacral tunnels carved: phantom.exact_depth) and the no-go distance is the distance to the tunnels
 and to the hip joints' cartilage spaces (between head and cup);
-the same pathway rules (corridors.pathways) are searched with the same search.
+the same pathway rules (corridors.pathways) are searched with the same search and the same centre of a flat optimum
+(corridors.centre).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..corridors.centre import find_corridor_line
 from ..corridors.landmarks import PelvisLandmarks, SideLandmarks, hip_bone_landmarks
 from ..corridors.pathways import PATHWAYS, search_region
-from ..corridors.search import find_widest_line
 from ..geometry.vectors import sphere_directions, unit
 from .anatomy import HEAD_RADIUS_MM, Anatomy, build_anatomy
 from .exact_depth import exact_depth_fn
@@ -87,7 +88,7 @@ def corridor_truth(anat: Anatomy | None = None) -> list[dict]:
     for pathway in PATHWAYS:
         for side in (("left", "right") if pathway.sided else (None,)):
             region, why = search_region(pathway, lm, side)
-            line = find_widest_line(region, depth, nogo) if region else None
+            line = find_corridor_line(region, depth, nogo) if region else None
             entry = {"name": pathway.name, "side": side, "found": line is not None, "reason": why}
             if line is not None:
                 entry.update({"entry_lps": line.entry_lps.tolist(), "tip_lps": line.tip_lps.tolist(),

@@ -15,16 +15,17 @@ from PercutaneousOsteosynthesisLib.corridors.search import ENTRY_ZONE_MAX_MM, Se
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 from PercutaneousOsteosynthesisLib.phantom.shapes import Capsule, union_sdf
 
-# CT-based corridor against the exact one: the acceptance is 3 mm, 3 degrees and 1 mm of width. Measured causes of
-# the looser ones (CT depth minus exact depth along the lines): the supra-acetabular CT line leans toward the crease
-# between the acetabulum and the iliac body (+1.0..+1.3 mm, partly the bone model's 2 mm closing: the right side
-# agrees within 0.5 deg with no closing) and a sub-voxel crevice between the auricular part, iliac wing and iliac body
-# (+3.7 mm, with or without closing: no 1 mm CT resolves it); posterior column: the acetabulum-ischium crease (+1.3 mm,
-# +0.4 without closing); S2 iliosacral: the CT's sacral tunnels read ~1 mm narrower than the true foramina; S1
-# iliosacral: a flat optimum (lines 12 deg apart within 0.3 mm of width), where CT depth errors of +-0.7 mm decide.
+# CT-based corridor against the exact one: the acceptance is 3 mm, 3 degrees and 1 mm of width. Both are the centre of
+# their flat optimum (corridors.centre: lines within 1 mm of the widest). Measured causes of the looser ones (CT depth
+# minus exact depth along the lines): supra-acetabular (4.1-4.3 deg, width -1.0..-1.1 mm): the CT reads +1.0..+1.3 mm
+# deeper at the crease between the acetabulum and the iliac body (partly the bone model's 2 mm closing) and +3.7 mm at
+# a sub-voxel crevice between the auricular part, iliac wing and iliac body (no 1 mm CT resolves it; filling that
+# crevice in the phantom alone leaves the CT line 2 mm narrower than the truth in the exact geometry: the crease then
+# limits it); posterior column (right 3.0 deg, width +1.3 mm): the acetabulum-ischium crease (+1.3 mm, +0.4 without
+# closing). The S1 transsacral pathway of the mirror-symmetric phantom has two mirror-image optima whose weights
+# differ by about 5% on the CT (the heavier is kept): it agrees, with little margin on which optimum is taken.
 ANGLE_DEG, OFFSET_MM, WIDTH_MM = 3.0, 3.0, 1.0
-LOOSER = {"supra-acetabular": (7.0, 3.0, 1.0), "posterior column": (4.0, 3.0, 1.6), "S1 iliosacral": (6.0, 4.5, 1.0),
-          "S2 iliosacral": (4.0, 4.5, 1.2)}
+LOOSER = {"supra-acetabular": (5.0, 3.0, 1.3), "posterior column": (3.5, 3.0, 1.5)}
 # The phantom's old screw lies in the right femoral neck, a no-go for new screws: the widest line clear of it pivots
 # about the old screw (a flat optimum), so the CT and exact searches agree on its width and position, not on its
 # direction; and that neck is no longer the left one's mirror.
