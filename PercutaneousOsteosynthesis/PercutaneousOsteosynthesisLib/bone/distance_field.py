@@ -20,10 +20,9 @@ from ..geometry.frames import ImageGeometry
 SURFACE_OFFSET_VOXELS = 0.4
 
 
-def _squared_distance_image(mask_u8: np.ndarray, geometry: ImageGeometry, target_value: int) -> sitk.Image:
-    """Squared distance (mm², float32) from every voxel to the nearest voxel centre of a uint8 mask that is nonzero
-    (``target_value`` 1) or zero (``target_value`` 0, the mask holding only 0 and 1); zero or negative on those."""
-    img = image_from_array(mask_u8, geometry)
+def _squared_distance_image(img: sitk.Image, target_value: int) -> sitk.Image:
+    """Squared distance (mm², float32) from every voxel to the nearest voxel centre of a uint8 image (0 and 1) that is
+    1 (``target_value`` 1) or 0 (``target_value`` 0); zero or negative on those."""
     # the transform's "background" is every voxel of the other value; squared distances are ~30 % faster
     return sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=True, useImageSpacing=True,
                                         backgroundValue=1 - target_value)
@@ -35,9 +34,7 @@ def depth_mm(mask: np.ndarray, spacing_kji) -> np.ndarray:
     SimpleITK's multithreaded transform."""
     img = sitk.GetImageFromArray(np.ascontiguousarray(mask).view(np.uint8))
     img.SetSpacing([float(v) for v in spacing_kji[::-1]])
-    sq = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=True, useImageSpacing=True,
-                                      backgroundValue=1)
-    out = sitk.GetArrayFromImage(sq)
+    out = sitk.GetArrayFromImage(_squared_distance_image(img, target_value=0))
     np.maximum(out, 0.0, out=out)
     return np.sqrt(out, out=out)
 
@@ -64,12 +61,12 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
             depth = np.zeros(np.count_nonzero(sub), np.float32)
         else:
             sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
-            inside_sq = _squared_distance_image(sub.view(np.uint8), sub_geo, target_value=0)
+            inside_sq = _squared_distance_image(image_from_array(sub.view(np.uint8), sub_geo), target_value=0)
             depth = np.sqrt(np.maximum(sitk.GetArrayViewFromImage(inside_sq)[sub], 0.0, dtype=np.float32))
             del inside_sq
         depth -= np.float32(2.0 * off)
     # the field is the outside transform's own buffer: a fresh full-size array costs as much as the square roots
-    sdf = array_of_image(_squared_distance_image(mask_u8, geometry, target_value=1))
+    sdf = array_of_image(_squared_distance_image(image_from_array(mask_u8, geometry), target_value=1))
     np.maximum(sdf, 0.0, out=sdf)  # 0 inside the mask
     np.sqrt(sdf, out=sdf)
     sdf -= off  # outside voxels done; inside voxels now read -off

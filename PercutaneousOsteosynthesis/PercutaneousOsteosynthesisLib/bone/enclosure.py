@@ -105,7 +105,7 @@ def _without_tunnels(inside: np.ndarray, open_space: np.ndarray, hu: np.ndarray,
     sub &= ~opening[pieces]
     tunnels = np.zeros(sub.shape, bool)
     min_voxels = MIN_TUNNEL_ML * 1000.0 / float(np.prod(spacing_kji))
-    for kji, lined in thin_pieces(soft, sub_hu, spacing_kji, min_voxels):
+    for kji, lined in thin_pieces(soft, sub_hu, spacing_kji, min_voxels, (pieces, n)):
         if lined:
             tunnels[tuple(kji.T)] = True
     if tunnels.any():

@@ -316,8 +316,11 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
         objects = ndimage.find_objects(env_labels)
     report(0.54, "cavities enclosed by bone")
-    fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu, None if ring is None else {ring["sacrum"]: ring["joint"]},
-                           None if ring is None else ring["joint"])
+    if ring is None:
+        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu)
+    else:  # the sacrum's joint surface (kept apart from the labels) is its bone, and never filled
+        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu,
+                               {ring["sacrum"]: ring["joint"]}, ring["joint"])
     for lab, box in enumerate(objects, start=1):
         summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
         if summary is not None:

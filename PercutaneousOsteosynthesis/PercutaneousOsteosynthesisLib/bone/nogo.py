@@ -85,10 +85,11 @@ def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
 
 
-def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float) -> list[tuple[np.ndarray, bool]]:
+def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float,
+                labelled: tuple[np.ndarray, int] | None = None) -> list[tuple[np.ndarray, bool]]:
     """``([k, j, i] indices, lined by cortex)`` of the candidate regions large and thin enough to be tunnels (see module
-    docstring)."""
-    lab, n = ndimage.label(candidates)
+    docstring); ``labelled``: the candidates' ``ndimage.label`` when the caller has it."""
+    lab, n = labelled if labelled is not None else ndimage.label(candidates)
     if n == 0:
         return []
     depth = depth_mm(candidates, np.asarray(spacing_kji, float))
