@@ -30,11 +30,10 @@ from ..screws.implants import default_catalog
 from ..screws.screw import Screw
 from .centre import find_corridor_line
 from .landmarks import find_landmarks
+from .nogo_distance import NOGO_REACH_MM, NogoDistance
 from .pathways import PATHWAYS, SUBCHONDRAL_MM, Pathway, search_region
 from .triad import find_triad
 
-NOGO_REACH_MM = 16.0  # wider than any corridor's radius: a structure farther away constrains no line
-NOGO_NEIGHBOURS = 4
 SIDES = ("left", "right")
 
 
@@ -86,23 +85,9 @@ class Corridor:
 
 
 def nogo_distance_fn(structures):
-    """Distance (mm) from points to the nearest no-go structure's wall (inf beyond ``NOGO_REACH_MM``), or None."""
-    if not structures:
-        return None
-    pts = np.vstack([n.points_lps for n in structures])
-    half = np.concatenate([n.half_widths_mm if n.half_widths_mm is not None else np.full(len(n.points_lps), n.half_voxel_mm)
-                           for n in structures])
-    tree = cKDTree(pts)
-    k = min(NOGO_NEIGHBOURS, len(pts))
-
-    def fn(points):
-        d, i = tree.query(points, k=k, distance_upper_bound=NOGO_REACH_MM, workers=-1)
-        if d.ndim == 1:
-            d, i = d[:, None], i[:, None]
-        hw = np.where(np.isfinite(d), half[np.minimum(i, len(half) - 1)], 0.0)
-        return (d - hw).min(axis=1)
-
-    return fn
+    """Distance (mm) from points to the nearest no-go structure's wall (inf beyond ``NOGO_REACH_MM``), with a cheap
+    ``lower_bound`` (corridors.nogo_distance), or None."""
+    return NogoDistance(structures) if structures else None
 
 
 def metal_distance_fn(bone):
@@ -127,7 +112,8 @@ def metal_distance_fn(bone):
 
 
 def nearest_of(*fns):
-    """The pointwise minimum of distance functions (None ones skipped); None when all are None."""
+    """The pointwise minimum of distance functions (None ones skipped), with a ``lower_bound`` (the minimum of the
+    parts' lower bounds, a part without one counting its own value); None when all are None."""
     fns = [f for f in fns if f is not None]
     if not fns:
         return None
@@ -137,6 +123,7 @@ def nearest_of(*fns):
     def fn(points):
         return np.minimum.reduce([f(points) for f in fns])
 
+    fn.lower_bound = lambda points: np.minimum.reduce([getattr(f, "lower_bound", f)(points) for f in fns])
     return fn
 
 

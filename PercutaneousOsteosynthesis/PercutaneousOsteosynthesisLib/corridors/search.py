@@ -165,6 +165,9 @@ def score_lines(p: np.ndarray, d: np.ndarray, region: SearchRegion, depth_fn, no
     masked = np.where(interior, depth, np.inf)
     if nogo_fn is not None:  # no-go structures count along the whole screw, entry and exit zones included
         segment = (idx >= a_c[:, None]) & (idx <= hi[:, None]) & valid[:, None]
+        bound = getattr(nogo_fn, "lower_bound", None)
+        if bound is not None and segment.any():  # samples that cannot come nearer than the line's depth: no exact query
+            segment[segment] = bound(pts[segment]) < np.broadcast_to(masked.min(axis=1)[:, None], segment.shape)[segment]
         if segment.any():
             near = np.full(depth.shape, np.inf)
             near[segment] = nogo_fn(pts[segment])
