@@ -8,8 +8,9 @@ radius): the distance from ``x`` is ``min_i |x - p_i| - hw_i`` over the ``NOGO_N
 Lower bound: ``F`` changes by at most the distance moved, so ``F(x) >= F(node) - |x - node|`` at the nearest node of
 a ``BOUND_STEP_MM`` grid; at a node, for each group of points whose half widths are at most ``b`` (``b`` doubling),
 ``min |node - p_i| - b`` is bounded below by the exact distance transform of the nodes nearest those points, less
-the half diagonal of a cell. The bound is thus at most about ``2 x 1.7 mm`` plus the group's width below ``F``; a
-line's samples whose bound already exceeds the line's depth in bone cannot narrow it and need no exact query.
+the half diagonal of a cell. The bound lies at most four half diagonals (about 7 mm) plus the group's spread of half
+widths below ``F``; a line's samples whose bound already exceeds the line's depth in bone cannot narrow it and need
+no exact query.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class NogoDistance:
             mask[sel[:, 0], sel[:, 1], sel[:, 2]] = False
             top = SMALLEST_GROUP_MM * 2.0 ** g  # every half width of the group is at most this
             np.minimum(bound, (distance_transform_edt(mask, sampling=h) - cell - top).astype(np.float32), out=bound)
-        self._bound = bound - np.float32(cell)  # from the node to any point of its cell
+        self._bound = bound
         self._shape = shape
 
     def lower_bound(self, points) -> np.ndarray:
@@ -68,5 +69,6 @@ class NogoDistance:
         inside = np.all((idx >= 0) & (idx < self._shape), axis=1)
         out = np.full(len(points), np.inf)  # beyond the grid: farther than the reach from every point
         ii = idx[inside]
-        out[inside] = self._bound[ii[:, 0], ii[:, 1], ii[:, 2]]
+        moved = np.linalg.norm(points[inside] - (self._origin + ii * BOUND_STEP_MM), axis=1)  # from the node
+        out[inside] = self._bound[ii[:, 0], ii[:, 1], ii[:, 2]] - moved
         return out
