@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..report import format as fmt
 from ..report.format import breakthrough_text, fill_text, fracture_risk_text, leak_text, mirels_text
+from ..screws.clearance import EXISTING_IMPLANT
 
 
 def print_lesion_tables(report: dict):
@@ -29,9 +30,11 @@ def print_screw_table(report: dict):
             flags.append("tip in joint")
         if s["joints_crossed"]:
             flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
-        if s.get("nogo"):
-            flags.append(fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", []), s.get("implant", [])))
-        if s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]:
+        nogo = fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", []), s.get("implant", [])) if s.get("nogo") else ""
+        if nogo:
+            flags.append(nogo)
+        close = s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]
+        if close and EXISTING_IMPLANT not in nogo:  # once: the no-go text may already name the old implant
             flags.append(f"metal {s['metal_clearance_mm']:.1f} mm")
         print(f"{s['name'][:28]:<28} {str(s['implant_id'])[:16]:<16} {s['length_mm']:7.1f} {s['min_clearance_mm']:10.2f} "
               f"{s['min_clearance_at_mm']:6.1f} {s['breach_length_mm']:7.1f} {s['tip_protrusion_mm']:7.1f} {s.get('perforation_grade', '-')!s:>4}  {s['grade']}"

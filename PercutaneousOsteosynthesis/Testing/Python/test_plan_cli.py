@@ -159,3 +159,21 @@ def test_plan_exact_confirms_on_the_mesh(phantom_file, tmp_path, anatomy):
         truth_min, _ = _analytic_min_clearance(anatomy, p["entry_lps"], screw_tip, implant_radius)
         # 1.5 mm voxels: the mesh is the smoothed envelope surface, within a voxel of the analytic one
         assert rep[name]["exact"]["min_clearance_mm"] == pytest.approx(truth_min, abs=1.5), name
+
+
+def test_screw_table_names_an_old_implant_once(capsys):
+    """The terminal table flags a screw near existing metal once: by the no-go text when the implant is the nearest
+    structure, else by its own 'metal' flag."""
+    from PercutaneousOsteosynthesisLib.cli.tables import print_screw_table
+    from PercutaneousOsteosynthesisLib.screws.clearance import EXISTING_IMPLANT
+
+    row = {"name": "s", "implant_id": "x", "length_mm": 80.0, "min_clearance_mm": 0.5, "min_clearance_at_mm": 30.0,
+           "breach_length_mm": 0.0, "tip_protrusion_mm": 0.0, "grade": "acceptable", "tip_in_joint": False,
+           "joints_crossed": 0, "metal_clearance_mm": 0.6}
+    near_metal = dict(row, nogo={EXISTING_IMPLANT: 0.6, "left S1 foramen": 4.0})
+    near_foramen = dict(row, name="t", nogo={EXISTING_IMPLANT: 0.6, "left S1 foramen": 0.3})
+    print_screw_table({"screws": [near_metal, near_foramen], "pairs": [], "margin_mm": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    first, second = (next(x for x in lines if x.startswith(n + " ")) for n in ("s", "t"))
+    assert first.count("metal") == 1 and f"{EXISTING_IMPLANT} 0.6 mm" in first
+    assert "left S1 foramen 0.3 mm" in second and "metal 0.6 mm" in second
