@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..fileio.atomic import write_text_atomic
+from .format import gantry_tilt_text
 from .html_report import CSS, GRADE_STYLE, VIEWS, _e, _img, _num, _table, _vec, _view_note
 
 COLUMNS = ("Pathway", "Side", "Width (mm)", "Screw (Ø × length, mm)", "Implant", "Min clearance (mm)", "Grade",
@@ -21,7 +22,7 @@ def _row(c: dict) -> str:
              f"{_num(c.get('diameter_mm'))} × {_num(c.get('length_mm'), 0)}" if c.get("found") else "—",
              _e(c.get("implant_id") or "—"), _num(c.get("min_clearance_mm"), 2),
              None, _vec(c.get("entry_lps")) if c.get("found") else "—", _vec(c.get("tip_lps")) if c.get("found") else "—",
-             _num(g.get("skin_to_bone_entry_mm")), _num(g.get("gantry_tilt_deg")), _e(c.get("reason") or "")]
+             _num(g.get("skin_to_bone_entry_mm")), _e(gantry_tilt_text(g, _num)), _e(c.get("reason") or "")]
     tds = [f'<td style="{GRADE_STYLE.get(grade, "")}">{_e(grade or "no safe corridor")}</td>' if v is None else f"<td>{v}</td>"
            for v in cells]
     row = "<tr>" + "".join(tds) + "</tr>"

@@ -15,6 +15,12 @@ def number(value, digits: int = 1, unit: str = "") -> str:
     return f"{value:.{digits}f}" + (f" {unit}" if unit else "")
 
 
+def gantry_tilt_text(guidance: dict, number_text=number) -> str:
+    """``-48.9 (double oblique)``: a screw's gantry tilt (degrees, numbers by ``number_text``), marked when it exceeds
+    the scanner's tilt range (screws.guidance)."""
+    return number_text(guidance.get("gantry_tilt_deg")) + (" (double oblique)" if guidance.get("double_oblique") else "")
+
+
 def perforation_text(grade, perforation_mm=None) -> str:
     """Perforation grade (0-3) with the depth out of bone: ``2 (2.7 mm)``; ``0`` when the screw stays in bone."""
     if grade is None:

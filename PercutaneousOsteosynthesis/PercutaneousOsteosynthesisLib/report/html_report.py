@@ -172,7 +172,7 @@ def _screw_row(e: dict) -> str:
         _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
         _num(e.get("anchorage_beyond_lesion_mm")), _vec(e.get("skin_entry_lps")),
         f"{_num(e.get('skin_to_bone_entry_mm'))} / {_num(e.get('skin_to_tip_mm'))}",
-        _num(e.get("gantry_tilt_deg")) + (" (double oblique)" if e.get("double_oblique") else ""),
+        _e(fmt.gantry_tilt_text(e, _num)),
         _num(e.get("inplane_angle_deg")),
         f"{_num(e.get('table_position_mm'))} [{_e(e.get('table_slice_index', '—') if e.get('table_slice_index') is not None else '—')}]",
         f"{_num(e.get('carm_cranio_caudal_deg'))} / {_num(e.get('carm_lao_rao_deg'))}; {_num(e.get('carm_progress_lao_rao_deg'))}",

@@ -213,3 +213,21 @@ def test_write_report_from_folder(report_and_html, phantom_bone, tmp_path):
                        check=True, timeout=60)
         page1 = next(tmp_path.glob("page*.png"))
         assert _non_blank(np.asarray(Image.open(page1).convert("RGB")))
+
+
+def test_corridors_page_marks_a_tilt_beyond_the_gantry_range():
+    """A near-transverse iliosacral screw needs a 49° tilt to lie in one slice: the corridors page says that the
+    scanner cannot tilt that far (double oblique), as the plan report does."""
+    from PercutaneousOsteosynthesisLib.report.corridors_html import render_corridors_html
+
+    corridor = {"name": "S1 iliosacral", "side": "left", "found": True, "width_mm": 8.8, "diameter_mm": 6.5,
+                "length_mm": 80.0, "implant_id": "CS-6.5-T16-080", "min_clearance_mm": 0.98, "grade": "acceptable",
+                "entry_lps": [343.6, 299.4, 467.6], "tip_lps": [264.8, 290.7, 477.6], "reason": "",
+                "guidance": {"skin_to_bone_entry_mm": 112.8, "gantry_tilt_deg": -48.9, "double_oblique": True}}
+    flat = dict(corridor, side="right", guidance={"skin_to_bone_entry_mm": 90.0, "gantry_tilt_deg": 12.0,
+                                                   "double_oblique": False})
+    page = _Page()
+    page.feed(render_corridors_html({"ct": {"source": "ct.nii.gz"}, "margin_mm": 1.0, "corridors": [corridor, flat]}, {}, {}))
+    cells = [[c["text"] for c in r["cells"]] for r in page.rows if r["cells"] and r["cells"][0]["text"] == "S1 iliosacral"]
+    assert len(cells) == 2 and "-48.9 (double oblique)" in cells[0] and "12.0" in cells[1]
+    assert not any("double oblique" in c for c in cells[1])
