@@ -82,6 +82,7 @@ class BoneModel:
     component_labels: np.ndarray | None = field(default=None, repr=False)  # uint16 [k, j, i]: components[n]["label"] per voxel
     _sampler: VolumeSampler | None = field(default=None, repr=False)
     _surface: object = field(default=None, repr=False)
+    _pelvis_surface: object = field(default=None, repr=False)
     nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
 
     def nogo_structures(self) -> list:
@@ -168,6 +169,21 @@ class BoneModel:
 
             self._surface = mask_surface_lps(self.labels, self.geometry)
         return self._surface
+
+    def pelvis_surface_polydata_lps(self):
+        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, hip bones, pelvic ring, femurs, their
+        joints): for pictures, where other bones in the scan (forearms lying beside the pelvis) would hide the
+        pelvis or shrink it in the frame. The whole surface when no bone is unrecognised or none is recognised."""
+        if self._pelvis_surface is None:
+            other = [c["label"] for c in self.components if c.get("kind") == "other"]
+            if self.component_labels is None or not other or len(other) == len(self.components):
+                self._pelvis_surface = self.surface_polydata_lps()
+            else:
+                from .surface import mask_surface_lps
+
+                keep = (self.labels > 0) & ~np.isin(self.component_labels, other)
+                self._pelvis_surface = mask_surface_lps(keep, self.geometry)
+        return self._pelvis_surface
 
 
 def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:

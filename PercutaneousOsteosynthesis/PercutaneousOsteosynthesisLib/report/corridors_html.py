@@ -55,7 +55,7 @@ def corridor_images(corridors, bone, tilts: dict) -> dict:
     screws = [(c.screw(), c.grade) for c in corridors if c.found]
     screws += [(s, k.grade) for c in corridors if c.found and c.triad is not None and c.triad.found
                for s, k in zip(c.triad.screws, c.triad.checks)]
-    return render_views(bone.surface_polydata_lps(), screws, views=VIEWS, tilts=tilts)
+    return render_views(bone.pelvis_surface_polydata_lps(), screws, views=VIEWS, tilts=tilts)
 
 
 def render_corridors_html(doc: dict, images: dict, tilts: dict) -> str:

@@ -83,8 +83,8 @@ def report_screws(report: dict) -> list:
 def _bone_surface(bone):
     if bone is None:
         return None
-    if hasattr(bone, "surface_polydata_lps"):
-        return bone.surface_polydata_lps()
+    if hasattr(bone, "pelvis_surface_polydata_lps"):
+        return bone.pelvis_surface_polydata_lps()  # without unrecognised bones (forearms) hiding the pelvis
     return bone  # already a vtkPolyData (LPS)
 
 
