@@ -104,16 +104,15 @@ def _run_and_report(args, plan, corridors: list | None = None) -> int:
     if args.margin is not None:
         plan.margin_mm = check_margin_mm(args.margin, "--margin")
     ct = read_ct(args.ct)
-    bone = None
+    with progress_bar("bone model", args.quiet) as bar:  # kept for the report's pictures
+        bone = build_bone_model(ct, progress=bar)
     if corridors is not None:
-        with progress_bar("bone model", args.quiet) as bar:
-            bone = build_bone_model(ct, progress=bar)
         _add_corridors(plan, ct, bone, corridors, args.quiet)
     with progress_bar("plan", args.quiet) as bar:
         report = run_plan(ct, plan, args.out, bone=bone, progress=bar, suggest=getattr(args, "suggest", None), exact=args.exact)
     print_screw_table(report)
     print_lesion_tables(report)
-    html = _write_html_report(Path(args.out), report)
+    html = _write_html_report(Path(args.out), report, bone, ct)
     print(f"wrote {Path(args.out) / 'report.json'}" + (f" and {html}" if html else ""))
     return 1 if any(s["grade"] == "breach" for s in report["screws"]) else 0
 
@@ -138,13 +137,14 @@ def cmd_plan(args) -> int:
     return _run_and_report(args, plan, corridors=args.corridors)
 
 
-def _write_html_report(out: Path, report: dict):
-    """report.html beside report.json (None when the report module is not available)."""
+def _write_html_report(out: Path, report: dict, bone=None, ct=None):
+    """report.html beside report.json, its 3D views with the bone model's surface and its probe's-eye slices on the CT
+    (None when the report module is not available)."""
     try:
         from ..report.html_report import write_report
     except ImportError:
         return None
-    return write_report(out, report=report)
+    return write_report(out, report=report, bone=bone, ct=ct)
 
 
 def _sides(text: str) -> tuple:

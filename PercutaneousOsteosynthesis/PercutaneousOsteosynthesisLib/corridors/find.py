@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 from vtk.util.numpy_support import vtk_to_numpy
 
 from ..bone.labels import METAL
+from ..bone.nogo_distance import NOGO_REACH_MM, NogoDistance
 from ..errors import PosteoInputError
 from ..screws import roles
 from ..screws.clearance import check_screw, entry_zone_start
@@ -32,7 +33,6 @@ from ..screws.implants import default_catalog
 from ..screws.screw import Screw
 from .centre import find_corridor_line
 from .landmarks import find_landmarks
-from .nogo_distance import NOGO_REACH_MM, NogoDistance
 from .pathways import PATHWAYS, SUBCHONDRAL_MM, Pathway, search_region
 from .triad import find_triad
 

@@ -33,6 +33,12 @@ def grow(abnormal, seed_ball, sp, opening_mm) -> np.ndarray:
     return np.isin(lab, ids[ids > 0])
 
 
+def lytic_range(hu, seed_mean: float, params) -> np.ndarray:
+    """Voxels whose HU a lytic lesion seeded at ``seed_mean`` may have: within ``tolerance_hu`` of it and above
+    ``fat_max_hu`` (fat is never lesion)."""
+    return (np.abs(hu - seed_mean) <= params.tolerance_hu) & (hu > params.fat_max_hu)
+
+
 CONTRAST_RIM_MM = 4.0  # the lesion's surroundings: the cancellous bone within this distance of it
 MIN_CONTRAST_HU = 30.0  # below this a lytic lesion is not told from its surroundings
 
@@ -52,7 +58,7 @@ def contrast_threshold(hu, mask, cancellous, seed_ball, seed_mean: float, sp, pa
         if background - seed_mean < MIN_CONTRAST_HU:
             break
         threshold = min(params.lytic_threshold_hu, 0.5 * (seed_mean + background))
-        lytic = ndimage.binary_fill_holes((hu < threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu) & (cancellous | mask))
+        lytic = ndimage.binary_fill_holes((hu < threshold) & lytic_range(hu, seed_mean, params) & (cancellous | mask))
         grown = grow(lytic, seed_ball, sp, params.opening_radius_mm)
         rim = (ndimage.distance_transform_edt(~grown, sampling=sp) <= CONTRAST_RIM_MM) & ~grown & cancellous
         if rim.sum() < 20:

@@ -13,8 +13,10 @@ Method (every threshold is a field of :class:`LesionParameters`):
    outside the closed envelope (in destroyed bone: on a coarse CT the bone model's crater under a cortical defect
    may be wider than the closing bridges) is inside bone if the convex hull of the bone within
    ``closing_radius_mm`` of it holds it: that hull is added to the closed envelope;
-3. abnormal voxels inside the closed envelope: lytic (HU < ``lytic_threshold_hu`` and within
-   ``tolerance_hu`` of the seed neighbourhood's mean) or blastic (HU >= ``blastic_threshold_hu`` and deeper
+3. abnormal voxels inside the closed envelope: lytic (HU < ``lytic_threshold_hu``, within ``tolerance_hu`` of the
+   seed neighbourhood's mean and above ``fat_max_hu``: fat, epidural or marrow, is never lesion; and outside the
+   bone model's no-go structures, sacral canal and foramina, greater sciatic notches, hip joint spaces: soft tissue
+   the closing bridges, whose contents a lesion beside them must not grow into) or blastic (HU >= ``blastic_threshold_hu`` and deeper
    than ``cortex_depth_mm`` below the closed surface, i.e. not the cortex);
 4. the lesion is the 6-connected component(s) of abnormal voxels meeting the seed ball (``seed_radius_mm``),
    after an opening of ``opening_radius_mm`` (erode, keep the seed's components, dilate back inside the abnormal
@@ -37,10 +39,11 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, Delaunay
 
 from ..bone.labels import BONE_LABELS, CANCELLOUS, METAL
+from ..bone.nogo_distance import NogoDistance
 from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
 from .growth import ball as _ball
-from .growth import contrast_threshold, grow
+from .growth import contrast_threshold, grow, lytic_range
 from .partial_volume import partial_volume_mask
 
 LESION_TYPES = ("lytic", "blastic", "mixed")
@@ -53,6 +56,7 @@ class LesionParameters:
     lytic_threshold_hu: float = 100.0
     blastic_threshold_hu: float = 1000.0
     tolerance_hu: float = 150.0
+    fat_max_hu: float = -40.0  # at or below: fat (epidural, pelvic, fatty marrow), never a lytic lesion
     seed_radius_mm: float = 3.0
     closing_radius_mm: float = 12.0
     box_half_size_mm: float = 60.0
@@ -290,6 +294,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies outside bone: no bone within "
                                     f"{params.box_half_size_mm:.0f} mm")
     closed = closed_component(env, local_seed, params.closing_radius_mm, sp)
+    # the closing bridges the sacral canal and foramina, a notch, a joint space: soft tissue no lytic lesion grows into
+    soft = NogoDistance(bone.nogo_structures()).inside_mask(g, box) if bone.nogo_structures() else np.zeros(hu.shape, bool)
     ball = _ball(hu.shape, local_seed, params.seed_radius_mm, sp)
     seed_hu = float(hu[tuple(local_seed)])
     if not closed[tuple(local_seed)]:  # a seed in destroyed bone, in the crater the bone model leaves
@@ -299,7 +305,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
                                     "not inside the locally closed bone envelope)")
     seed_mean = float(hu[ball & closed].mean())
     depth = ndimage.distance_transform_edt(closed, sampling=sp)
-    lytic = closed & (hu < params.lytic_threshold_hu) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
+    lytic = closed & ~soft & (hu < params.lytic_threshold_hu) & lytic_range(hu, seed_mean, params)
     blastic = closed & (hu >= params.blastic_threshold_hu) & (depth > params.cortex_depth_mm) & (labels != METAL)
     if seed_mean >= params.blastic_threshold_hu and depth[tuple(local_seed)] <= params.cortex_depth_mm:
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies in intact cortical bone "
@@ -309,7 +315,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
                                     f"{seed_mean:.0f} HU within {params.seed_radius_mm} mm; lytic < {params.lytic_threshold_hu:.0f}, "
                                     f"blastic >= {params.blastic_threshold_hu:.0f} HU): no lesion found")
     lytic_threshold = params.lytic_threshold_hu
-    lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
+    lytic_open = ~soft & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)
     abnormal = lytic | blastic
     mask = grow(abnormal, ball, sp, params.opening_radius_mm)
     if seed_mean < params.lytic_threshold_hu:
@@ -322,8 +328,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         lytic_threshold = contrast_threshold(hu, mask, cancellous, ball, seed_mean, sp, params, first_guess=deep)
         if lytic_threshold < params.lytic_threshold_hu:
             # at a low contrast, noise leaves holes in the lesion (and the opening would widen them): a lytic lesion is solid
-            lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu))
-            lytic_open = (hu < lytic_threshold) & (np.abs(hu - seed_mean) <= params.tolerance_hu)
+            lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)) & ~soft
+            lytic_open = ~soft & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)
             mask = grow(lytic | blastic, ball, sp, params.opening_radius_mm)
     voxel_ml = g.voxel_volume_mm3 / 1000.0
     region = closed

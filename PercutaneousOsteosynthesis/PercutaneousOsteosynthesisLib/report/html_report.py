@@ -309,12 +309,29 @@ def _plan_segments(folder: Path, report: dict):
     return pick(names_l), pick(names_c)
 
 
+def _plan_bone_surface(folder: Path):
+    """The surface (LPS) of the bone and joint segments of the folder's ``plan.seg.nrrd``, or None."""
+    path = folder / "plan.seg.nrrd"
+    if not path.exists():
+        return None
+    from ..bone.surface import mask_surface_lps
+    from ..fileio.segmentation import read_segmentation
+
+    segs = read_segmentation(path)
+    if "bone" not in segs or not segs["bone"][0].any():
+        return None
+    mask, geometry = segs["bone"]
+    if "sacroiliac joint" in segs and segs["sacroiliac joint"][0].shape == mask.shape:
+        mask = mask | segs["sacroiliac joint"][0]
+    return mask_surface_lps(mask, geometry)
+
+
 def write_report(plan_dir, report: dict | None = None, bone=None, ct=None, pdf: bool = True) -> Path:
     """Write ``report.html`` (and ``report.pdf`` when fpdf2 is installed and ``pdf``) in the plan folder.
 
     ``plan_dir``: the plan folder, or the path of the ``.html`` to write (its folder is then the plan folder).
     ``report``: read from ``report.json`` when None; ``bone``: BoneModel or surface, else ``bone_surface.vtk``
-    from the folder when present.  Returns the HTML path.
+    from the folder when present, else the bone segment of its ``plan.seg.nrrd``.  Returns the HTML path.
     """
     p = Path(plan_dir)
     out_html = p if p.suffix.lower() in (".html", ".htm") else p / "report.html"
@@ -328,6 +345,8 @@ def write_report(plan_dir, report: dict | None = None, bone=None, ct=None, pdf: 
         report = read_report(src)
     if bone is None and (folder / "bone_surface.vtk").exists():
         bone = _read_surface(folder / "bone_surface.vtk")
+    if bone is None:
+        bone = _plan_bone_surface(folder)
     if ct is None and Path(str(report.get("ct", {}).get("path", ""))).is_file():
         from ..fileio.volume import read_ct
 

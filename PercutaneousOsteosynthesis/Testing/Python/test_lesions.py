@@ -96,6 +96,35 @@ def test_synthetic_lesion_in_real_ct(real_ct_2mm, real_bone_2mm):
     assert not les.cortical_breakthrough
 
 
+def test_sacral_lesion_beside_the_canal_does_not_grow_into_it(real_ct_1mm, real_bone_1mm):
+    """A 16 mm lytic lesion (30 HU) in the Visible Human's S1 body, next to the sacral canal, as a user meets it: the bone
+    model built on that CT. The canal's epidural fat (about -90 HU) lies within the lesion's HU tolerance and the
+    segmentation's local closing bridges the canal: the lesion grew along it to 98 mL. Fat is never lesion, and the
+    bone model's no-go structures (canal, foramina) are not bone: the whole sphere is found, little more."""
+    from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+    from PercutaneousOsteosynthesisLib.bone.nogo_distance import NogoDistance
+    from PercutaneousOsteosynthesisLib.corridors.landmarks import find_landmarks
+
+    centre = find_landmarks(real_bone_1mm).sacral_centres["S1"]  # the S1 body's centre (from the sacroiliac joints)
+    ct = copy.copy(real_ct_1mm)
+    ct.array = real_ct_1mm.array.copy()
+    g = ct.geometry
+    k, j, i = np.indices(g.shape_kji, sparse=True)
+    q, sp = g.lps_to_ijk(centre), g.spacing
+    sphere = ((i - q[0]) * sp[0]) ** 2 + ((j - q[1]) * sp[1]) ** 2 + ((k - q[2]) * sp[2]) ** 2 <= 8.0 ** 2
+    ct.array[sphere] = 30
+    truth_ml = sphere.sum() * g.voxel_volume_mm3 / 1000.0
+    bone = build_bone_model(ct)
+    les = segment_lesion(ct, bone, centre, "S1 lesion")
+    pts = les.points_lps()
+    r = np.linalg.norm(pts - centre, axis=1)
+    assert (r <= 8.0).sum() >= 0.95 * sphere.sum()  # the sphere found
+    assert truth_ml <= les.volume_ml <= 1.3 * truth_ml and r.max() < 18.0, (les.volume_ml, truth_ml, r.max())
+    assert les.hu_stats["p5"] > -40.0
+    canal = [n for n in bone.nogo_structures() if n.name == "sacral canal"]
+    assert canal and (NogoDistance(canal)(pts) > -1e-9).all()  # no voxel inside the canal
+
+
 @pytest.mark.parametrize("spacing", [1.0, 2.0, 3.0])
 def test_partial_volume_edge_of_a_small_ball(spacing):
     """A 9 mm ball of 30 HU in 90 HU bone (osteoporotic cancellous bone), area-averaged to 1-3 mm and interpolated to

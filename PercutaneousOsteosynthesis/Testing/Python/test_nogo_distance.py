@@ -3,7 +3,7 @@
 import numpy as np
 
 from PercutaneousOsteosynthesisLib.bone.nogo import NogoStructure
-from PercutaneousOsteosynthesisLib.corridors.nogo_distance import BOUND_STEP_MM, NOGO_REACH_MM, NogoDistance
+from PercutaneousOsteosynthesisLib.bone.nogo_distance import BOUND_STEP_MM, NOGO_REACH_MM, NogoDistance
 
 
 def _structures(rng):

@@ -75,6 +75,11 @@ def test_plan_safe_screws(phantom_file, tmp_path, anatomy, capsys):
     for name in ("left_neck", "left_iliosacral"):
         assert (out / "screws" / f"{name}.vtk").stat().st_size > 0 and (out / "screws" / f"{name}.stl").stat().st_size > 0
     assert (out / "plan.seg.nrrd").is_file() and (out / "plan.mrk.json").is_file()
+    html = (out / "report.html").read_text()  # its 3D views show the bone (they were drawn without it)
+    assert "3D views without the bone surface" not in html and "3D views not rendered" not in html
+    (out / "report.html").unlink()  # rewritten from the folder alone: the bone from plan.seg.nrrd
+    assert main(["-q", "report", str(out)]) == 0
+    assert "3D views without the bone surface" not in (out / "report.html").read_text()
 
 
 def test_plan_breach_and_check(phantom_file, tmp_path, capsys):

@@ -1,5 +1,5 @@
 """Distance from points to the no-go structures, with a cheap lower bound that lets the corridor search skip most
-exact queries (LPS mm).
+exact queries, and the voxels inside them (which a lesion does not grow into) (LPS mm).
 
 A structure is a set of points, each with a half width (a voxel's half, a sheet's half thickness, a tunnel's
 radius): the distance from ``x`` is ``min_i |x - p_i| - hw_i`` over the ``NOGO_NEIGHBOURS`` nearest points within
@@ -62,6 +62,17 @@ class NogoDistance:
             np.minimum(bound, (distance_transform_edt(mask, sampling=h) - cell - top).astype(np.float32), out=bound)
         self._bound = bound
         self._shape = shape
+
+    def inside_mask(self, geometry, box) -> np.ndarray:
+        """Voxels of ``box`` (slices k, j, i of the grid ``geometry``) whose centre lies inside a structure (distance
+        below 0): the exact query only where the lower bound allows it."""
+        k, j, i = np.meshgrid(*[np.arange(s.start, s.stop) for s in box], indexing="ij")
+        lps = geometry.ijk_to_lps(np.column_stack([i.ravel(), j.ravel(), k.ravel()]).astype(float))
+        out = np.zeros(len(lps), bool)
+        maybe = np.flatnonzero(self.lower_bound(lps) < 0.0)
+        if len(maybe):
+            out[maybe] = self(lps[maybe]) < 0.0
+        return out.reshape(k.shape)
 
     def lower_bound(self, points) -> np.ndarray:
         points = np.asarray(points, float).reshape(-1, 3)
