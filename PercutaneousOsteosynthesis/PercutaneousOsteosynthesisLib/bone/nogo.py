@@ -5,7 +5,9 @@ cartilage spaces are found in ``bone.hip_joint`` (kind ``ARTICULAR``), the great
 They are tunnels of soft tissue (nerve roots, fat, CSF: below ``TUNNEL_MAX_HU``) through the sacrum, lined by
 cortical bone. The bone model's hole filling may have made parts of an oblique tunnel "bone", so they are found from
 the CT: in the sacrum's box, tunnel candidates are the voxels of soft-tissue HU that are either inside the sacrum's
-envelope or enclosed by it in the 2D slices of some orientation. Connected candidates are a tunnel when at least
+envelope or enclosed by it in the 2D slices of some orientation, less the parts wider than any tunnel (within
+``TUNNEL_MAX_RADIUS_MM`` of a point deeper than that: a lytic lesion beside the canal, fatty marrow), so that a
+tunnel touching one is still found (and not grown into it, below). Connected candidates are a tunnel when at least
 ``MIN_TUNNEL_ML``, thin (no point deeper than ``TUNNEL_MAX_RADIUS_MM`` in it: osteoporotic or fatty marrow of a
 vertebral body or the ala is thicker) and walled by cortex (``LINING_MIN_HU`` within a voxel of half of their wall),
 or thin and crossing the midline: in a real sacrum the canal and the foramina opening from it (with the lumbar canal
@@ -119,6 +121,16 @@ def _grown_to_wall(kji: np.ndarray, hu: np.ndarray, within: np.ndarray, spacing_
     return np.argwhere(ndimage.binary_dilation(piece, iterations=steps, mask=growable | piece)) + lo
 
 
+def _wide_parts(candidates: np.ndarray, spacing_kji) -> np.ndarray:
+    """The candidate voxels within ``TUNNEL_MAX_RADIUS_MM`` of a point deeper than that (the candidates' opening by
+    a ball of that radius): soft regions wider than any tunnel (a lytic lesion, fatty marrow), cut off so that a
+    thin network touching one (the canal beside a lesion in the S1 body) stays a tunnel."""
+    core = depth_mm(candidates, spacing_kji) > TUNNEL_MAX_RADIUS_MM
+    if not core.any():
+        return core
+    return candidates & (depth_mm(~core, spacing_kji) <= TUNNEL_MAX_RADIUS_MM)
+
+
 def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     """The sacral canal and foramina of the bone model (empty when there is no separate sacrum); ``hu``: the CT on
     the bone model's grid."""
@@ -130,6 +142,8 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     enclosed = _enclosed_in_slices(np.pad(sacrum, 1))[1:-1, 1:-1, 1:-1]
     sub_hu = np.asarray(hu[box], np.float32)
     candidates = (sub_hu < TUNNEL_MAX_HU) & (sacrum | enclosed)
+    wide = _wide_parts(candidates, bone.geometry.spacing[::-1])
+    candidates &= ~wide
     g = bone.geometry
     offset = np.array([s.start for s in box])
     from .components import midline_x_lps
@@ -143,7 +157,7 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     for kji, lined in thin_pieces(candidates, sub_hu, g.spacing[::-1], MIN_TUNNEL_ML * 1000.0 / g.voxel_volume_mm3):
         p = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
         if lined or crosses_midline(p):  # the canal network of a real sacrum is largely openings, not cortex
-            kji = _grown_to_wall(kji, sub_hu, sacrum | enclosed, g.spacing[::-1])
+            kji = _grown_to_wall(kji, sub_hu, (sacrum | enclosed) & ~wide, g.spacing[::-1])
             pieces.append(g.ijk_to_lps((kji + offset)[:, ::-1].astype(float)))
     if not pieces:
         return []

@@ -337,7 +337,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         mask, region = _extend_to_hull(mask, lytic_open, closed, env, sp, params.hull_shell_mm)
     if mask.any() and lytic[mask].mean() >= 0.5:
         # partial volume: the lesion's edge, spread over about one original voxel, counts for the fraction of lesion its HU says
-        mask = partial_volume_mask(mask, hu, region & (labels != METAL), closed & (labels == CANCELLOUS),
+        mask = partial_volume_mask(mask, hu, region & ~soft & (labels != METAL), closed & (labels == CANCELLOUS),
                                    float(max(bone.ct_geometry.spacing)), sp)
     if mask.sum() * voxel_ml < params.min_volume_ml:
         raise PosteoInputError(src, f"no lesion at seed {np.round(seed, 1).tolist()} (LPS mm): only {mask.sum() * voxel_ml:.3f} mL "

@@ -100,7 +100,8 @@ def test_sacral_lesion_beside_the_canal_does_not_grow_into_it(real_ct_1mm, real_
     """A 16 mm lytic lesion (30 HU) in the Visible Human's S1 body, next to the sacral canal, as a user meets it: the bone
     model built on that CT. The canal's epidural fat (about -90 HU) lies within the lesion's HU tolerance and the
     segmentation's local closing bridges the canal: the lesion grew along it to 98 mL. Fat is never lesion, and the
-    bone model's no-go structures (canal, foramina) are not bone: the whole sphere is found, little more."""
+    bone model's no-go structures (canal, foramina) are not bone: the whole sphere is found, little more; and the
+    canal stays a no-go structure beside the lesion."""
     from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
     from PercutaneousOsteosynthesisLib.bone.nogo_distance import NogoDistance
     from PercutaneousOsteosynthesisLib.corridors.landmarks import find_landmarks
@@ -118,11 +119,17 @@ def test_sacral_lesion_beside_the_canal_does_not_grow_into_it(real_ct_1mm, real_
     les = segment_lesion(ct, bone, centre, "S1 lesion")
     pts = les.points_lps()
     r = np.linalg.norm(pts - centre, axis=1)
-    assert (r <= 8.0).sum() >= 0.95 * sphere.sum()  # the sphere found
-    assert truth_ml <= les.volume_ml <= 1.3 * truth_ml and r.max() < 18.0, (les.volume_ml, truth_ml, r.max())
+    # the sphere found, less up to 2 mm of it where it meets the canal (the canal's edge is placed at its wall's
+    # mid-level: where the lesion destroyed the wall, lesion and canal read alike)
+    assert (r <= 8.0).sum() >= 0.9 * sphere.sum()
+    assert 0.9 * truth_ml <= les.volume_ml <= 1.3 * truth_ml and r.max() < 18.0, (les.volume_ml, truth_ml, r.max())
     assert les.hu_stats["p5"] > -40.0
     canal = [n for n in bone.nogo_structures() if n.name == "sacral canal"]
     assert canal and (NogoDistance(canal)(pts) > -1e-9).all()  # no voxel inside the canal
+    # and the canal is still found whole beside the lesion (joined to it, it made one region too wide for a tunnel,
+    # and the canal was lost: a 1 mL piece of the network was named the canal instead)
+    without = next(n for n in real_bone_1mm.nogo_structures() if n.name == "sacral canal")
+    assert len(canal[0].points_lps) >= 0.95 * len(without.points_lps)
 
 
 @pytest.mark.parametrize("spacing", [1.0, 2.0, 3.0])
