@@ -18,6 +18,7 @@ Method (thresholds are parameters):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,20 +290,25 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     env_labels = np.zeros(hu.shape, np.uint16)
     objects = ndimage.find_objects(labels_cc)
     comps = []
-    for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
+
+    def fill(lab_box):
+        lab, box = lab_box
         touches = []
         for axis, s in enumerate(box):
             if s.start + lo_kji[axis] == 0:
                 touches.append((axis, 0))
             if s.stop + lo_kji[axis] == a.shape[axis]:
                 touches.append((axis, 1))
-        filled = _fill_component(labels_cc[box] == lab, touches, radius)
-        sub = env_labels[box]
-        filled &= sub == 0
-        np.copyto(sub, lab, where=filled)
-        report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+        return _fill_component(labels_cc[box] == lab, touches, radius)
+
+    # the bones are filled two at a time (numpy, SciPy and SimpleITK release the GIL), written in label order
+    present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for (lab, box), filled in zip(present, pool.map(fill, present)):
+            sub = env_labels[box]
+            filled &= sub == 0
+            np.copyto(sub, lab, where=filled)
+            report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
     del labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
@@ -339,16 +345,21 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     labels = _labels(env_labels, hu, joint, params)
     del joint
     report(0.65, "signed distance field")
-    sdf = signed_distance_mm(labels, crop_geo)
+    model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    from .nogo import find_sacral_nogo
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the field in a worker thread (SimpleITK releases the GIL) while
+        field_job = pool.submit(signed_distance_mm, labels, crop_geo)  # the sacral tunnels, which do not read it, are sought
+        sacral = []
+        if quality["level"] == "full" and sacral_tunnels_resolved(original_geometry.spacing):
+            sacral = find_sacral_nogo(model, hu)
+        model.sdf = field_job.result()
     report(1.0, "bone model ready")
-    model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     if quality["level"] == "full":
         from .femoral_head import recognised_heads
         from .hip_joint import find_hip_joints
-        from .nogo import find_sacral_nogo
         from .sciatic_notch import find_sciatic_notches
 
         heads = recognised_heads(model)
-        sacral = find_sacral_nogo(model, hu) if sacral_tunnels_resolved(original_geometry.spacing) else []
         model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
     return model

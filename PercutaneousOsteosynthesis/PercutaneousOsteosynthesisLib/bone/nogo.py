@@ -28,6 +28,7 @@ joints are fused or unresolved).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,8 +82,14 @@ class NogoStructure:
 
 
 def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
-    """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation."""
-    return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
+    """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation (the three at once: worker
+    threads, the labelling releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(slice_holes, mask, axis) for axis in (1, 2)]
+        out = slice_holes(mask, 0)
+        for job in jobs:
+            out |= job.result()
+    return out
 
 
 def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float,
@@ -101,7 +108,8 @@ def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels:
     lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
     walls = np.bincount(wall[wall > 0], minlength=n + 1)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    return [(np.argwhere(lab == k), bool(lined[k] >= 0.5 * max(walls[k], 1)))
+    boxes = ndimage.find_objects(lab, max_label=n)  # each piece's voxels read in its own box (raster order kept)
+    return [(np.argwhere(lab[boxes[k - 1]] == k) + [b.start for b in boxes[k - 1]], bool(lined[k] >= 0.5 * max(walls[k], 1)))
             for k in range(1, n + 1) if sizes[k] >= min_voxels and not thick[k]]
 
 
@@ -121,7 +129,8 @@ def _grown_to_wall(kji: np.ndarray, hu: np.ndarray, within: np.ndarray, spacing_
 
 def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     """The sacral canal and foramina of the bone model (empty when there is no separate sacrum); ``hu``: the CT on
-    the bone model's grid."""
+    the bone model's grid. Reads the model's components and component labels, not its distance field (the bone model
+    computes that meanwhile)."""
     comp = next((c for c in bone.components if c.get("kind") == "sacrum"), None)
     if comp is None or bone.component_labels is None:
         return []
