@@ -132,10 +132,10 @@ def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
     return None
 
 
-def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry) -> int:
+def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry, objects: list | None = None) -> int:
     """Cut femurs off the large components of ``env_labels`` (in place, new labels after the largest); returns how
-    many were split off (see module doc)."""
-    objects = ndimage.find_objects(env_labels)
+    many were split off (see module doc). ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it."""
+    objects = ndimage.find_objects(env_labels) if objects is None else objects
     next_label = len(objects) + 1
     hu_sampler = VolumeSampler(hu.astype(np.float32, copy=False), geometry, outside_value=-1000.0)
     split = 0

@@ -314,19 +314,22 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
     report(0.52, "femoral heads")
-    if split_merged_femurs(env_labels, hu, crop_geo):  # femurs joined to the pelvis across the hip joint
-        objects = ndimage.find_objects(env_labels)
+    # the bones' boxes as they stand (found again only when a split changes the labels): ``objects`` (the boxes
+    # the components' summaries are read in) takes them after a split, else it keeps the candidates' boxes
+    current = ndimage.find_objects(env_labels)
+    if split_merged_femurs(env_labels, hu, crop_geo, current):  # femurs joined to the pelvis across the hip joint
+        objects = current = ndimage.find_objects(env_labels)
     report(0.53, "sacroiliac joints")
     reach = joint_reach_voxels(max(coarse_mm, min(crop_geo.spacing)), crop_geo.spacing[::-1], params)
-    ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
+    ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo), current)
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
-        objects = ndimage.find_objects(env_labels)
+        objects = current = ndimage.find_objects(env_labels)
     report(0.54, "cavities enclosed by bone")
     if ring is None:
-        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu)
+        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu, objects=current)
     else:  # the sacrum's joint surface (kept apart from the labels) is its bone, and never filled
         fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu,
-                               {ring["sacrum"]: ring["joint"]}, ring["joint"])
+                               {ring["sacrum"]: ring["joint"]}, ring["joint"], current)
     for lab, box in enumerate(objects, start=1):
         summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
         if summary is not None:
