@@ -291,7 +291,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     objects = ndimage.find_objects(labels_cc)
     comps = []
 
-    def fill(lab_box):
+    def fill(lab_box, cc=labels_cc):  # (deleted with the labels once every bone is filled)
         lab, box = lab_box
         touches = []
         for axis, s in enumerate(box):
@@ -299,7 +299,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 touches.append((axis, 0))
             if s.stop + lo_kji[axis] == a.shape[axis]:
                 touches.append((axis, 1))
-        return _fill_component(labels_cc[box] == lab, touches, radius)
+        return _fill_component(cc[box] == lab, touches, radius)
 
     # the bones are filled two at a time (numpy, SciPy and SimpleITK release the GIL), written in label order
     present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
@@ -309,7 +309,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             filled &= sub == 0
             np.copyto(sub, lab, where=filled)
             report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
-    del labels_cc, candidate
+    del fill, labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
