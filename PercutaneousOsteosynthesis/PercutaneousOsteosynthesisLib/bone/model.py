@@ -250,8 +250,10 @@ def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: B
     return labels
 
 
-def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
-    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional.
+def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
+    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional;
+    ``with_surface``: its closed surface (``surface_polydata_lps``) is computed too, while the distance field is (False:
+    on the first call).
 
     CTs coarser than 3.5 mm are refused; coarse axes are interpolated to a 1 mm working grid first (see
     :mod:`bone.ct_quality`), and the model's ``ct_quality`` says how far its results can be trusted."""
@@ -351,18 +353,22 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
     from .nogo import find_sacral_nogo
 
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the field in a worker thread (SimpleITK releases the GIL) while
-        field_job = pool.submit(signed_distance_mm, labels, crop_geo)  # the sacral tunnels, which do not read it, are sought
+    # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
+    # read neither, are sought; the surface's thread also runs through the no-go search that needs the field
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        field_job = pool.submit(signed_distance_mm, labels, crop_geo)
+        if with_surface:
+            pool.submit(model.surface_polydata_lps)
         sacral = []
         if quality["level"] == "full" and sacral_tunnels_resolved(original_geometry.spacing):
             sacral = find_sacral_nogo(model, hu)
         model.sdf = field_job.result()
-    report(1.0, "bone model ready")
-    if quality["level"] == "full":
-        from .femoral_head import recognised_heads
-        from .hip_joint import find_hip_joints
-        from .sciatic_notch import find_sciatic_notches
+        if quality["level"] == "full":
+            from .femoral_head import recognised_heads
+            from .hip_joint import find_hip_joints
+            from .sciatic_notch import find_sciatic_notches
 
-        heads = recognised_heads(model)
-        model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
+            heads = recognised_heads(model)
+            model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
+    report(1.0, "bone model ready")
     return model
