@@ -24,9 +24,11 @@ def block_max(a: np.ndarray) -> np.ndarray:
 
 
 def unblock(b: np.ndarray, shape) -> np.ndarray:
-    """Blocks of 2 x 2 x 2 voxels (:func:`block_max`) back to voxels, cropped to ``shape`` (one copy)."""
+    """Blocks of 2 x 2 x 2 voxels (:func:`block_max`) back to voxels, cropped to ``shape`` (a new, writable array,
+    written in one pass)."""
     k, j, i = b.shape
-    voxels = np.broadcast_to(b[:, None, :, None, :, None], (k, 2, j, 2, i, 2)).reshape(2 * k, 2 * j, 2 * i)
+    voxels = np.empty((2 * k, 2 * j, 2 * i), b.dtype)
+    voxels.reshape(k, 2, j, 2, i, 2)[...] = b[:, None, :, None, :, None]
     return voxels[:shape[0], :shape[1], :shape[2]]
 
 
