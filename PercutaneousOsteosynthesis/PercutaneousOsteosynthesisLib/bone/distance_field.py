@@ -1,12 +1,15 @@
 """Signed distance fields (mm) of binary masks, multithreaded (SimpleITK's Maurer transform).
 
-Large fresh arrays are costly (page faults): the inside transform runs first, before the field exists, and its
-squared distances are read through a view of SimpleITK's buffer; the field is computed in place in the outside
-transform's own buffer (no full-size array allocated here); the inside distances are written only into the mask's
-voxels (a small part of the grid around bone).
+Large fresh arrays are costly (page faults): the inside transform's squared distances are read through a view of
+SimpleITK's buffer; the field is computed in place in the outside transform's own buffer (no full-size array allocated
+here); the inside distances are written only into the mask's voxels (a small part of the grid around bone).
+The two transforms run at once (a worker thread: SimpleITK releases the GIL while it runs, and its Maurer passes use
+little more than one core each).
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import SimpleITK as sitk
@@ -39,6 +42,17 @@ def depth_mm(mask: np.ndarray, spacing_kji) -> np.ndarray:
     return np.sqrt(out, out=out)
 
 
+def _inside_depth(mask_u8: np.ndarray, box: tuple, geometry: ImageGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """(the mask within ``box``, bool; distance (mm, float32) from each of its voxels, in raster order, to the nearest
+    voxel centre outside the mask): the inside transform, in the mask's bounding box grown by one layer (``box``)."""
+    sub = mask_u8[box] != 0
+    if sub.all():  # the mask fills its whole box (touches every side): no background inside
+        return sub, np.zeros(np.count_nonzero(sub), np.float32)
+    sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
+    inside_sq = _squared_distance_image(image_from_array(sub.view(np.uint8), sub_geo), target_value=0)
+    return sub, np.sqrt(np.maximum(sitk.GetArrayViewFromImage(inside_sq)[sub], 0.0, dtype=np.float32))
+
+
 def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
     """Signed distance (mm, float32, negative inside) from each voxel centre to the surface of ``mask`` (bool, or
     uint8 labels: inside where nonzero, so that a label array needs no mask of its own).
@@ -52,26 +66,20 @@ def signed_distance_mm(mask: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
         mask = mask != 0
     mask_u8 = np.ascontiguousarray(mask).view(np.uint8)
     off = SURFACE_OFFSET_VOXELS * float(min(geometry.spacing))
-    # inside distances first, while the full-size field is not allocated yet (lower peak memory); they only matter
-    # inside the mask: computed in its bounding box plus one background layer
+    # inside distances only matter inside the mask: computed in its bounding box plus one background layer, in a
+    # worker thread while the outside transform runs on the whole grid
     box = bounding_box(mask_u8, 1)
-    if box is not None:
-        sub = mask_u8[box] != 0
-        if sub.all():  # the mask fills its whole box (touches every side): no background inside
-            depth = np.zeros(np.count_nonzero(sub), np.float32)
-        else:
-            sub_geo = geometry.cropped([b.start for b in box[::-1]], [b.stop for b in box[::-1]])
-            inside_sq = _squared_distance_image(image_from_array(sub.view(np.uint8), sub_geo), target_value=0)
-            depth = np.sqrt(np.maximum(sitk.GetArrayViewFromImage(inside_sq)[sub], 0.0, dtype=np.float32))
-            del inside_sq
-        depth -= np.float32(2.0 * off)
-    # the field is the outside transform's own buffer: a fresh full-size array costs as much as the square roots
-    sdf = array_of_image(_squared_distance_image(image_from_array(mask_u8, geometry), target_value=1))
-    np.maximum(sdf, 0.0, out=sdf)  # 0 inside the mask
-    np.sqrt(sdf, out=sdf)
-    sdf -= off  # outside voxels done; inside voxels now read -off
-    if box is not None:
-        # inside voxels: -off - (depth - 2 off) = -(depth - off), in this order as float32
-        region = sdf[box]
-        region[sub] = region[sub] - depth
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        inside = None if box is None else pool.submit(_inside_depth, mask_u8, box, geometry)
+        # the field is the outside transform's own buffer: a fresh full-size array costs as much as the square roots
+        sdf = array_of_image(_squared_distance_image(image_from_array(mask_u8, geometry), target_value=1))
+        np.maximum(sdf, 0.0, out=sdf)  # 0 inside the mask
+        np.sqrt(sdf, out=sdf)
+        sdf -= off  # outside voxels done; inside voxels now read -off
+        if inside is not None:
+            sub, depth = inside.result()
+            depth -= np.float32(2.0 * off)
+            # inside voxels: -off - (depth - 2 off) = -(depth - off), in this order as float32
+            region = sdf[box]
+            region[sub] = region[sub] - depth
     return sdf

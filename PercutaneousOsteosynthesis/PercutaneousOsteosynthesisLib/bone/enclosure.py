@@ -114,15 +114,15 @@ def _without_tunnels(inside: np.ndarray, open_space: np.ndarray, hu: np.ndarray,
 
 
 def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, cortex_threshold_hu: float,
-                           own_extra: dict | None = None, keep_out: np.ndarray | None = None) -> int:
+                           own_extra: dict | None = None, keep_out: np.ndarray | None = None, objects: list | None = None) -> int:
     """Give each bone of ``env_labels`` (in place) the background voxels of the cavities it encloses in 3D (see module
     doc); ``hu``: the CT on the same grid; ``cortex_threshold_hu``: the voxel layer around a tunnel left open stays out
     below it (the envelope's partial-volume rule). ``own_extra``: {label: mask over the grid} of voxels that count as that
-    bone for its rays (the sacrum's joint surface, kept apart in the model); ``keep_out``: voxels never filled.
-    Returns the number of voxels filled."""
+    bone for its rays (the sacrum's joint surface, kept apart in the model); ``keep_out``: voxels never filled;
+    ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it. Returns the number of voxels filled."""
     block_mm = 2.0 * np.asarray(spacing_kji, float)
     filled = 0
-    for lab, box in enumerate(ndimage.find_objects(env_labels), start=1):
+    for lab, box in enumerate(ndimage.find_objects(env_labels) if objects is None else objects, start=1):
         if box is None:
             continue
         view = env_labels[box]

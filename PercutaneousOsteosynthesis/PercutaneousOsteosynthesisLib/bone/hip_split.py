@@ -18,6 +18,8 @@ joint) separated again, so that they are recognised and the joint stays a breach
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
@@ -68,16 +70,20 @@ MAX_SURFACE_POINTS = 30000
 def hough_spheres(points, normals, radius_range) -> list:
     """Candidate spheres ``(centre, radius, score)`` supported by surface points with outward unit normals, best
     first: every point votes for the centres ``p - r n`` of each radius (1 mm steps) in ``HOUGH_BIN_MM`` bins; per
-    radius the bin (with its neighbours) holding most votes, scored per unit of sphere area."""
-    out = []
+    radius the bin (with its neighbours) holding most votes, scored per unit of sphere area. The radii are voted on two
+    at a time (worker threads: numpy and SciPy's filter release the GIL)."""
     lo = points.min(axis=0) - radius_range[1]
-    for r in np.arange(radius_range[0], radius_range[1] + 1e-9, 1.0):
+
+    def best_bin(r):
         key = np.floor((points - r * normals - lo) / HOUGH_BIN_MM).astype(np.int64)
         shape = tuple(key.max(axis=0) + 2)
         acc = np.bincount(np.ravel_multi_index(tuple(key.T), shape), minlength=int(np.prod(shape))).reshape(shape).astype(np.float32)
         acc = ndimage.uniform_filter(acc, size=3, mode="constant")
         idx = np.unravel_index(int(np.argmax(acc)), acc.shape)
-        out.append((lo + (np.array(idx) + 0.5) * HOUGH_BIN_MM, float(r), float(acc[idx]) / r ** 2))
+        return lo + (np.array(idx) + 0.5) * HOUGH_BIN_MM, float(r), float(acc[idx]) / r ** 2
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out = list(pool.map(best_bin, np.arange(radius_range[0], radius_range[1] + 1e-9, 1.0)))
     return sorted(out, key=lambda c: -c[2])
 
 
@@ -132,10 +138,10 @@ def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
     return None
 
 
-def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry) -> int:
+def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry, objects: list | None = None) -> int:
     """Cut femurs off the large components of ``env_labels`` (in place, new labels after the largest); returns how
-    many were split off (see module doc)."""
-    objects = ndimage.find_objects(env_labels)
+    many were split off (see module doc). ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it."""
+    objects = ndimage.find_objects(env_labels) if objects is None else objects
     next_label = len(objects) + 1
     hu_sampler = VolumeSampler(hu.astype(np.float32, copy=False), geometry, outside_value=-1000.0)
     split = 0

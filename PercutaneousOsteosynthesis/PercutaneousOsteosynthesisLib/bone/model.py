@@ -18,6 +18,7 @@ Method (thresholds are parameters):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,8 +266,10 @@ def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: B
     return labels
 
 
-def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None) -> BoneModel:
-    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional.
+def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
+    """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional;
+    ``with_surface``: its closed surface (``surface_polydata_lps``) is computed too, while the distance field is (False:
+    on the first call).
 
     CTs coarser than 3.5 mm are refused; coarse axes are interpolated to a 1 mm working grid first (see
     :mod:`bone.ct_quality`), and the model's ``ct_quality`` says how far its results can be trusted."""
@@ -305,38 +308,46 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     env_labels = np.zeros(hu.shape, np.uint16)
     objects = ndimage.find_objects(labels_cc)
     comps = []
-    for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
+
+    def fill(lab_box, cc=labels_cc):  # (deleted with the labels once every bone is filled)
+        lab, box = lab_box
         touches = []
         for axis, s in enumerate(box):
             if s.start + lo_kji[axis] == 0:
                 touches.append((axis, 0))
             if s.stop + lo_kji[axis] == a.shape[axis]:
                 touches.append((axis, 1))
-        filled = _fill_component(labels_cc[box] == lab, touches, radius)
-        sub = env_labels[box]
-        filled &= sub == 0
-        np.copyto(sub, lab, where=filled)
-        report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
-    del labels_cc, candidate
+        return _fill_component(cc[box] == lab, touches, radius)
+
+    # the bones are filled two at a time (numpy, SciPy and SimpleITK release the GIL), written in label order
+    present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for (lab, box), filled in zip(present, pool.map(fill, present)):
+            sub = env_labels[box]
+            filled &= sub == 0
+            np.copyto(sub, lab, where=filled)
+            report(0.1 + 0.4 * lab / n_comp, f"bone {lab}/{n_comp}")
+    del fill, labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
     _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
     report(0.52, "femoral heads")
-    if split_merged_femurs(env_labels, hu, crop_geo):  # femurs joined to the pelvis across the hip joint
-        objects = ndimage.find_objects(env_labels)
+    # the bones' boxes as they stand (found again only when a split changes the labels): ``objects`` (the boxes
+    # the components' summaries are read in) takes them after a split, else it keeps the candidates' boxes
+    current = ndimage.find_objects(env_labels)
+    if split_merged_femurs(env_labels, hu, crop_geo, current):  # femurs joined to the pelvis across the hip joint
+        objects = current = ndimage.find_objects(env_labels)
     report(0.53, "sacroiliac joints")
     reach = joint_reach_voxels(max(coarse_mm, min(crop_geo.spacing)), crop_geo.spacing[::-1], params)
-    ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo))
+    ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo), current)
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
-        objects = ndimage.find_objects(env_labels)
+        objects = current = ndimage.find_objects(env_labels)
     report(0.54, "cavities enclosed by bone")
     if ring is None:
-        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu)
+        fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu, objects=current)
     else:  # the sacrum's joint surface (kept apart from the labels) is its bone, and never filled
         fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu,
-                               {ring["sacrum"]: ring["joint"]}, ring["joint"])
+                               {ring["sacrum"]: ring["joint"]}, ring["joint"], current)
     for lab, box in enumerate(objects, start=1):
         summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
         if summary is not None:
@@ -355,16 +366,25 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     labels = _labels(env_labels, hu, joint, params)
     del joint
     report(0.65, "signed distance field")
-    sdf = signed_distance_mm(labels, crop_geo)
-    report(1.0, "bone model ready")
-    model = BoneModel(crop_geo, labels, sdf, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
-    if quality["level"] == "full":
-        from .femoral_head import recognised_heads
-        from .hip_joint import find_hip_joints
-        from .nogo import find_sacral_nogo
-        from .sciatic_notch import find_sciatic_notches
+    model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    from .nogo import find_sacral_nogo
 
-        heads = recognised_heads(model)
-        sacral = find_sacral_nogo(model, hu) if sacral_tunnels_resolved(original_geometry.spacing) else []
-        model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
+    # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
+    # read neither, are sought; the surface's thread also runs through the no-go search that needs the field
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        field_job = pool.submit(signed_distance_mm, labels, crop_geo)
+        if with_surface:
+            pool.submit(model.surface_polydata_lps)
+        sacral = []
+        if quality["level"] == "full" and sacral_tunnels_resolved(original_geometry.spacing):
+            sacral = find_sacral_nogo(model, hu)
+        model.sdf = field_job.result()
+        if quality["level"] == "full":
+            from .femoral_head import recognised_heads
+            from .hip_joint import find_hip_joints
+            from .sciatic_notch import find_sciatic_notches
+
+            heads = recognised_heads(model)
+            model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
+    report(1.0, "bone model ready")
     return model

@@ -30,6 +30,7 @@ joints are fused or unresolved).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,28 +84,52 @@ class NogoStructure:
 
 
 def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
-    """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation."""
-    return slice_holes(mask, 0) | slice_holes(mask, 1) | slice_holes(mask, 2)
+    """Background voxels enclosed by ``mask`` in the 2D slices of at least one orientation (the three at once: worker
+    threads, the labelling releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(slice_holes, mask, axis) for axis in (1, 2)]
+        out = slice_holes(mask, 0)
+        for job in jobs:
+            out |= job.result()
+    return out
+
+
+def _grown(box: tuple, layers: int, shape) -> tuple:
+    """``box`` (slices k, j, i) grown by ``layers`` voxels, clipped to an array of ``shape``."""
+    return tuple(slice(max(0, b.start - layers), min(n, b.stop + layers)) for b, n in zip(box, shape))
 
 
 def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float,
                 labelled: tuple[np.ndarray, int] | None = None) -> list[tuple[np.ndarray, bool]]:
     """``([k, j, i] indices, lined by cortex)`` of the candidate regions large and thin enough to be tunnels (see module
-    docstring); ``labelled``: the candidates' ``ndimage.label`` when the caller has it."""
+    docstring); ``labelled``: the candidates' ``ndimage.label`` when the caller has it.
+
+    Each region of at least ``min_voxels`` is read in its own box: its depth (distance to the nearest voxel outside
+    it) in its box grown by one voxel, with the other regions outside (the nearest outside voxel is next to the region,
+    and every voxel nearer than it belongs to the region: the same depths as over the whole array); its wall (the
+    voxels outside the candidates whose 3 x 3 x 3 neighbourhood holds it, the highest label there) and the wall's peak
+    HU in that box grown by one more voxel, which holds those neighbourhoods."""
     lab, n = labelled if labelled is not None else ndimage.label(candidates)
     if n == 0:
         return []
-    depth = depth_mm(candidates, np.asarray(spacing_kji, float))
-    thick = np.zeros(n + 1, bool)  # the regions holding a point deeper than a tunnel's radius
-    thick[np.unique(lab[depth > TUNNEL_MAX_RADIUS_MM])] = True
-    del depth
-    wall = ndimage.grey_dilation(lab, size=(3, 3, 3)) * ~candidates
-    peak = ndimage.maximum_filter(hu, size=3)  # the wall's first voxel is a partial volume of tissue and cortex
-    lined = np.bincount(wall[wall > 0], weights=peak[wall > 0] >= LINING_MIN_HU, minlength=n + 1)
-    walls = np.bincount(wall[wall > 0], minlength=n + 1)
+    spacing = np.asarray(spacing_kji, float)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    return [(np.argwhere(lab == k), bool(lined[k] >= 0.5 * max(walls[k], 1)))
-            for k in range(1, n + 1) if sizes[k] >= min_voxels and not thick[k]]
+    boxes = ndimage.find_objects(lab, max_label=n)
+    out = []
+    for k in range(1, n + 1):
+        if sizes[k] < min_voxels:
+            continue
+        box = boxes[k - 1]
+        near = _grown(box, 1, lab.shape)
+        if np.any(depth_mm(lab[near] == k, spacing) > TUNNEL_MAX_RADIUS_MM):
+            continue  # thicker than a tunnel
+        reach = _grown(box, 2, lab.shape)
+        inner = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(near, reach))  # ``near`` within ``reach``
+        wall = (ndimage.grey_dilation(lab[reach], size=(3, 3, 3))[inner] == k) & ~candidates[near]
+        peak = ndimage.maximum_filter(hu[reach], size=3)[inner]  # the wall's first voxel: a partial volume of tissue and cortex
+        lined = np.count_nonzero(peak[wall] >= LINING_MIN_HU) >= 0.5 * max(np.count_nonzero(wall), 1)
+        out.append((np.argwhere(lab[box] == k) + [b.start for b in box], bool(lined)))
+    return out
 
 
 def _grown_to_wall(kji: np.ndarray, hu: np.ndarray, within: np.ndarray, spacing_kji) -> np.ndarray:
@@ -133,7 +158,8 @@ def _wide_parts(candidates: np.ndarray, spacing_kji) -> np.ndarray:
 
 def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     """The sacral canal and foramina of the bone model (empty when there is no separate sacrum); ``hu``: the CT on
-    the bone model's grid."""
+    the bone model's grid. Reads the model's components and component labels, not its distance field (the bone model
+    computes that meanwhile)."""
     comp = next((c for c in bone.components if c.get("kind") == "sacrum"), None)
     if comp is None or bone.component_labels is None:
         return []

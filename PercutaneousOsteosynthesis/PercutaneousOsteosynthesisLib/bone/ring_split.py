@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.resample import block_max, unblock
 from .joints import MIN_VALLEY_DEPTH, valley_depth
@@ -43,13 +44,14 @@ COST_SCALE = 1000.0  # valley depth (a fraction) to the watershed's integer cost
 
 
 def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kji, bone_threshold_hu: float,
-                      x_mid_lps: float) -> dict | None:
+                      x_mid_lps: float, objects: list | None = None) -> dict | None:
     """Split the largest midline component of ``env_labels`` (in place) into sacrum and hip bones (see module doc).
 
     ``bone_threshold_hu``: the model's candidate-bone threshold; ``reach_kji``: a joint's half width plus one original
     voxel, in voxels per axis; ``x_mid_lps``: the midline (LPS x, mm). Returns ``{"sacrum": label, "hip bones":
-    [labels], "joint": mask}`` (the joint mask over the whole grid), or None when the ring is not split."""
-    objects = ndimage.find_objects(env_labels)
+    [labels], "joint": mask}`` (the joint mask over the whole grid), or None when the ring is not split.
+    ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it."""
+    objects = ndimage.find_objects(env_labels) if objects is None else objects
     rings = []
     for lab, box in enumerate(objects, start=1):
         if box is None:
@@ -64,9 +66,8 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
         return None
     _, lab, box = max(rings)
     ring_box = env_labels[box] == lab
-    x, y = _lps_xy(geometry, box)
-    dx = x - np.float32(x_mid_lps)
-    del x
+    dx, y = _lps_xy(geometry, box)
+    dx -= np.float32(x_mid_lps)  # in place: x is not needed
     y_centre = float(y[ring_box].mean())
     # the work: a slab across the midline reaching just past the hip bones' seeds; beyond it each side is its hip bone
     slab = ring_box & (np.abs(dx) <= HIP_SEED_MM + SEED_BAND_MM)
@@ -111,15 +112,14 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     del dx
     parts_box[work][ring] = parts[ring]
     voxel_ml = geometry.voxel_volume_mm3 / 1000.0
-    sizes = np.bincount(parts_box.ravel(), minlength=4)
+    sizes = [np.count_nonzero(parts_box == v) for v in range(4)]  # not np.bincount: it widens the box to int64
     if sizes[1] * voxel_ml < MIN_SACRUM_ML or min(sizes[2], sizes[3]) * voxel_ml < MIN_HIP_ML:
         return None
     sacrum = parts == 1
     joint = np.zeros(ring.shape, bool)
-    near_valley = ndimage.maximum_filter(depth, size=3) > MIN_VALLEY_DEPTH
     for hip in (2, 3):
-        interface = sacrum & ndimage.binary_dilation(parts == hip)
-        if not interface.any() or near_valley[interface].mean() < MIN_JOINT_FRACTION:
+        interface = sacrum & morphology.dilate(parts == hip, 1)  # its 6 neighbours
+        if not interface.any() or (_max_around(depth, interface) > MIN_VALLEY_DEPTH).mean() < MIN_JOINT_FRACTION:
             return None
         joint |= interface
     first_new = len(objects) + 1
@@ -145,3 +145,16 @@ def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
         a, b, c = (np.float32(v) for v in m[row])
         out.append(np.float32(origin[row]) + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None])
     return out[0], out[1]
+
+
+def _max_around(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """At the voxels of ``mask`` (raster order): the maximum of ``a`` over their 3 x 3 x 3 neighbourhood within the
+    array (``ndimage.maximum_filter(a, size=3)[mask]``, read at those voxels only)."""
+    kji = np.argwhere(mask)
+    top = np.array(a.shape) - 1
+    out = None
+    for step in np.ndindex(3, 3, 3):
+        near = np.clip(kji + (np.array(step) - 1), 0, top)
+        values = a[near[:, 0], near[:, 1], near[:, 2]]
+        out = values if out is None else np.maximum(out, values)
+    return out

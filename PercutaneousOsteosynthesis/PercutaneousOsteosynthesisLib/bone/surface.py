@@ -1,10 +1,15 @@
-"""Closed triangulated surfaces of masks, in LPS mm."""
+"""Closed triangulated surfaces of masks, in LPS mm (VTK classes imported from their own modules, not the whole vtk
+package: its import takes longer than a bone surface)."""
 
 from __future__ import annotations
 
 import numpy as np
-import vtk
-from vtk.util import numpy_support
+from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR
+from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
+from vtkmodules.vtkCommonTransforms import vtkTransform
+from vtkmodules.vtkFiltersCore import vtkPolyDataNormals, vtkReverseSense, vtkWindowedSincPolyDataFilter
+from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D, vtkTransformPolyDataFilter
 
 from ..geometry.bounding_box import nonzero_ranges
 from ..geometry.frames import ImageGeometry
@@ -20,22 +25,22 @@ def _padded_image(mask: np.ndarray):
     hi = [int(n[-1]) + 1 for n in nz] if nz else list(mask.shape)
     m = np.zeros([b - a + 2 for a, b in zip(lo, hi)], np.uint8)
     np.not_equal(mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], 0, out=m[1:-1, 1:-1, 1:-1].view(bool))
-    img = vtk.vtkImageData()
+    img = vtkImageData()
     img.SetDimensions(m.shape[2], m.shape[1], m.shape[0])
     img.SetOrigin(float(lo[2]), float(lo[1]), float(lo[0]))  # padded index of the box's first voxel
-    img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(m.ravel(), deep=True, array_type=vtk.VTK_UNSIGNED_CHAR))
+    img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(m.ravel(), deep=True, array_type=VTK_UNSIGNED_CHAR))
     return img
 
 
 def _surface_pipeline(image, matrix, smooth_iterations: int):
     """Flying edges of a padded mask image (see :func:`_padded_image`), smoothed, moved to LPS by ``matrix`` (4x4,
     padded index -> LPS): the triangles as flying edges orients them."""
-    fe = vtk.vtkDiscreteFlyingEdges3D()
+    fe = vtkDiscreteFlyingEdges3D()
     fe.SetInputData(image)
     fe.SetValue(0, 1)
     fe.ComputeNormalsOff()
     fe.ComputeGradientsOff()
-    smoother = vtk.vtkWindowedSincPolyDataFilter()
+    smoother = vtkWindowedSincPolyDataFilter()
     smoother.SetInputConnection(fe.GetOutputPort())
     smoother.SetNumberOfIterations(smooth_iterations)
     smoother.SetPassBand(0.1)
@@ -43,9 +48,9 @@ def _surface_pipeline(image, matrix, smooth_iterations: int):
     smoother.FeatureEdgeSmoothingOff()
     smoother.NonManifoldSmoothingOn()
     smoother.NormalizeCoordinatesOn()
-    tr = vtk.vtkTransform()
+    tr = vtkTransform()
     tr.SetMatrix(to_vtk_matrix(matrix))
-    tf = vtk.vtkTransformPolyDataFilter()
+    tf = vtkTransformPolyDataFilter()
     tf.SetInputConnection(smoother.GetOutputPort())
     tf.SetTransform(tr)
     tf.Update()
@@ -67,19 +72,19 @@ def mask_surface_lps(mask: np.ndarray, geometry: ImageGeometry, smooth_iteration
     mat = geometry.ijk_to_lps_matrix() @ np.array([[1, 0, 0, -1], [0, 1, 0, -1], [0, 0, 1, -1], [0, 0, 0, 1]], float)
     surface = _surface_pipeline(_padded_image(mask), mat, smooth_iterations)
     if surface.GetNumberOfPolys() and _points_inward(mat, smooth_iterations):
-        reverse = vtk.vtkReverseSense()
+        reverse = vtkReverseSense()
         reverse.SetInputData(surface)
         reverse.ReverseCellsOn()
         reverse.ReverseNormalsOff()
         reverse.Update()
         surface = reverse.GetOutput()
-    normals = vtk.vtkPolyDataNormals()
+    normals = vtkPolyDataNormals()
     normals.SetInputData(surface)
     normals.ConsistencyOff()
     normals.AutoOrientNormalsOff()
     normals.SplittingOff()
     normals.Update()
-    out = vtk.vtkPolyData()
+    out = vtkPolyData()
     out.ShallowCopy(normals.GetOutput())
     return out
 

@@ -13,17 +13,23 @@ from .frames import ImageGeometry
 
 
 def block_max(a: np.ndarray) -> np.ndarray:
-    """Maximum over blocks of 2 x 2 x 2 voxels (the last block of an odd axis is a single layer)."""
+    """Maximum over blocks of 2 x 2 x 2 voxels (the last block of an odd axis is a single layer): the even and odd
+    layers' maximum, one axis after the other (elementwise, not a reduction over strided axes)."""
     pad = [(0, n % 2) for n in a.shape]
     if any(p[1] for p in pad):
         a = np.pad(a, pad, mode="edge")
-    k, j, i = (n // 2 for n in a.shape)
-    return a.reshape(k, 2, j, 2, i, 2).max(axis=(1, 3, 5))
+    a = np.maximum(a[0::2], a[1::2])
+    a = np.maximum(a[:, 0::2], a[:, 1::2])
+    return np.maximum(a[:, :, 0::2], a[:, :, 1::2])
 
 
 def unblock(b: np.ndarray, shape) -> np.ndarray:
-    """Blocks of 2 x 2 x 2 voxels (:func:`block_max`) back to voxels, cropped to ``shape``."""
-    return b.repeat(2, axis=0).repeat(2, axis=1).repeat(2, axis=2)[:shape[0], :shape[1], :shape[2]]
+    """Blocks of 2 x 2 x 2 voxels (:func:`block_max`) back to voxels, cropped to ``shape`` (a new, writable array,
+    written in one pass)."""
+    k, j, i = b.shape
+    voxels = np.empty((2 * k, 2 * j, 2 * i), b.dtype)
+    voxels.reshape(k, 2, j, 2, i, 2)[...] = b[:, None, :, None, :, None]
+    return voxels[:shape[0], :shape[1], :shape[2]]
 
 
 def block_average(array: np.ndarray, geometry: ImageGeometry, factors) -> tuple[np.ndarray, ImageGeometry]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import vtk
+from vtkmodules.vtkCommonMath import vtkMatrix4x4  # not the whole vtk package: its import takes longer than a bone surface
 
 
-def to_vtk_matrix(a) -> vtk.vtkMatrix4x4:
+def to_vtk_matrix(a) -> vtkMatrix4x4:
     """vtkMatrix4x4 holding the 4x4 array ``a``."""
     a = np.asarray(a, float)
-    m = vtk.vtkMatrix4x4()
+    m = vtkMatrix4x4()
     for r in range(4):
         for c in range(4):
             m.SetElement(r, c, float(a[r, c]))

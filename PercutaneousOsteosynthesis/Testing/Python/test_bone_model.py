@@ -183,3 +183,20 @@ def test_cli_bone_outputs_open_in_slicer_reader(tmp_path):
     kji = np.argwhere(mask)[::500]
     hu = VolumeSampler(ct.array, ct.geometry)(geo.ijk_to_lps(kji[:, ::-1].astype(float)))
     assert np.median(hu) > 600
+
+
+def test_surface_with_the_model_or_on_demand():
+    """The surface computed while the distance field is (the default) is the one computed on the first call."""
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume
+    from PercutaneousOsteosynthesisLib.geometry.frames import ImageGeometry
+
+    k, j, i = np.mgrid[:48, :48, :48]
+    hu = np.where((i - 24.0) ** 2 + (j - 23.5) ** 2 + (k - 24.5) ** 2 <= 15.0 ** 2, 1200.0, -50.0).astype(np.float32)
+    ct = CTVolume(hu, ImageGeometry((48, 48, 48), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1)))
+    eager, lazy = build_bone_model(ct), build_bone_model(ct, with_surface=False)
+    assert eager._surface is not None and lazy._surface is None
+    a, b = eager.surface_polydata_lps(), lazy.surface_polydata_lps()
+    assert a.GetNumberOfPolys() > 0 and a.GetNumberOfPolys() == b.GetNumberOfPolys()
+    assert np.array_equal(vtk_to_numpy(a.GetPoints().GetData()), vtk_to_numpy(b.GetPoints().GetData()))

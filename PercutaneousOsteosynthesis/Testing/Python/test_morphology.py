@@ -1,6 +1,7 @@
 """Fast morphology against scipy.ndimage with the equivalent structuring elements."""
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from PercutaneousOsteosynthesisLib.geometry.morphology import close, dilate, erode
@@ -67,3 +68,17 @@ def test_slice_majority_fill_matches_per_slice_scipy():
     expected = (votes >= 2) & ~m
     assert expected.sum() > 100
     assert np.array_equal(slice_majority_holes(m), expected)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_slice_holes_match_per_slice_scipy(axis):
+    """The slices laid out as one 2D image (one labelling) give each slice's own holes, on a mask touching the edges."""
+    from PercutaneousOsteosynthesisLib.geometry.morphology import slice_holes
+
+    rng = np.random.default_rng(2)
+    m = ndimage.gaussian_filter(rng.random((23, 31, 17)), 1.5) > 0.5
+    moved = np.moveaxis(m, axis, 0)
+    expected = np.moveaxis(np.stack([ndimage.binary_fill_holes(sl) & ~sl for sl in moved]), 0, axis)
+    assert expected.sum() > 10
+    out = slice_holes(m, axis)
+    assert out.flags.c_contiguous and np.array_equal(out, expected)
