@@ -12,7 +12,8 @@ lesion, which the clearance checks read as outside bone. Geometry tells the crat
    over the defect, which never reaches beyond the bone's convex continuation over it, so that a soft-tissue mass
    grown out of the bone stays outside, and the hull keeps the closing out of the bone's concave corners nearby;
 3. it opens onto the outside of the bone: from the typical voxel of its mouth (the background next to what would be
-   filled) at least ``MOUTH_MIN_ESCAPING_RAYS`` of the 26 rays of ``enclosure`` meet no bone within ``RAY_REACH_MM``.
+   filled) at least ``MOUTH_MIN_ESCAPING_RAYS`` of the 26 ray directions of ``enclosure`` meet no bone within
+   ``RAY_REACH_MM`` (cast as there, on blocks of 2 x 2 x 2 voxels, from the mouth's blocks only).
    A pocket opening into a tunnel (the sacral canal, a foramen: 0-5 escape on the real CT) is not a crater and stays open.
 
 Arrays are [k, j, i] on one grid; spacing and distances in millimetres.
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, Delaunay
+from scipy.spatial import ConvexHull
 
 from ..geometry import morphology
+from ..geometry.bounding_box import bounding_box
 from ..geometry.morphology import ball_radius_voxels
-from ..geometry.resample import block_max, unblock
-from .enclosure import DIRECTIONS, RAY_REACH_MM, _bone_within
+from ..geometry.resample import block_max
+from .enclosure import DIRECTIONS, RAY_REACH_MM
 
 BRIDGE_RADIUS_MM = 20.0
 MIN_OPEN_AREA_MM2 = 50.0
@@ -49,15 +51,23 @@ def open_surface(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
     return surface
 
 
-def _escaping_rays(own: np.ndarray, spacing_kji) -> np.ndarray:
-    """Per voxel, how many of the 26 rays of ``enclosure`` meet no ``own`` within ``RAY_REACH_MM`` (2 x 2 x 2 blocks)."""
+def escaping_rays(own: np.ndarray, kji: np.ndarray, spacing_kji) -> np.ndarray:
+    """For each voxel index of ``kji`` (N, 3), how many of the 26 rays of ``enclosure`` meet no ``own`` within
+    ``RAY_REACH_MM``: cast as there, on blocks of 2 x 2 x 2 voxels (a block is bone where any of its voxels is), one
+    block step along each axis that moves, but from the given voxels' blocks only; beyond the array counts as no bone."""
     blocks = block_max(own)
     block_mm = 2.0 * np.asarray(spacing_kji, float)
-    hits = np.zeros(blocks.shape, np.uint8)
+    start = np.asarray(kji) // 2
+    shape = np.asarray(blocks.shape)
+    escaping = np.zeros(len(start), np.int16)
     for d in DIRECTIONS:
-        n = max(1, int(round(RAY_REACH_MM / float(np.linalg.norm(np.asarray(d) * block_mm)))))
-        hits += _bone_within(blocks, d, n)
-    return len(DIRECTIONS) - unblock(hits, own.shape).astype(np.int16)
+        d = np.asarray(d)
+        n = max(1, int(round(RAY_REACH_MM / float(np.linalg.norm(d * block_mm)))))
+        q = start[:, None, :] + np.arange(1, n + 1)[None, :, None] * d  # (N, n, 3) blocks along the ray
+        valid = np.all((q >= 0) & (q < shape), axis=2)
+        q = np.where(valid[..., None], q, 0)
+        escaping += ~(blocks[q[..., 0], q[..., 1], q[..., 2]] & valid).any(axis=1)
+    return escaping
 
 
 def _closed(own: np.ndarray, radius_mm: float, spacing_kji) -> np.ndarray:
@@ -78,14 +88,19 @@ def _attached(gain: np.ndarray, wall: np.ndarray) -> np.ndarray:
 def _hull_mask(points_mm: np.ndarray, shape, spacing_kji) -> np.ndarray | None:
     """Voxels of a grid of ``shape`` inside the convex hull of ``points_mm`` ([k, j, i] * spacing), None if flat."""
     try:
-        hull = Delaunay(points_mm[ConvexHull(points_mm).vertices])
+        hull = ConvexHull(points_mm)
     except Exception:  # scipy.spatial.QhullError: a flat or degenerate wall
         return None
     lo = np.floor(points_mm.min(axis=0) / spacing_kji).astype(int)
     hi = np.ceil(points_mm.max(axis=0) / spacing_kji).astype(int) + 1
     kji = np.argwhere(np.ones(tuple(hi - lo), bool)) + lo
+    normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
+    inside = np.ones(len(kji), bool)
+    for start in range(0, len(kji), 65536):  # a point is inside when on the inner side of every facet's plane
+        part = kji[start:start + 65536] * spacing_kji
+        inside[start:start + 65536] = np.all(part @ normals.T + offsets <= 1e-6, axis=1)
     out = np.zeros(shape, bool)
-    out[tuple(kji[hull.find_simplex(kji * spacing_kji) >= 0].T)] = True
+    out[tuple(kji[inside].T)] = True
     return out
 
 
@@ -97,38 +112,45 @@ def fill_craters(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
     ``report``: a list that receives one dict per crater filled (voxels, bone label, centre_kji: the filled voxels' mean
     index). Returns the voxels filled."""
     sp = np.asarray(spacing_kji, float)
-    wall_pieces, n = ndimage.label(open_surface(env_labels, hu, sp, bone_threshold_hu, reach_mm, keep_out),
-                                   np.ones((3, 3, 3), bool))
-    if n == 0:
+    opened = open_surface(env_labels, hu, sp, bone_threshold_hu, reach_mm, keep_out)
+    around = bounding_box(opened)
+    if around is None:
         return 0
+    wall_pieces = np.zeros(opened.shape, np.int32)  # labelled in the open voxels' box only
+    wall_pieces[around], n = ndimage.label(opened[around], np.ones((3, 3, 3), bool))
+    del opened
     face_mm2 = float(np.prod(sp)) ** (2.0 / 3.0)
     sizes = np.bincount(wall_pieces.ravel())
-    grow = [int(np.ceil((reach_mm + max(2.0 * BRIDGE_RADIUS_MM, RAY_REACH_MM)) / s)) + 2 for s in sp]
+    near = [int(np.ceil((reach_mm + float(sp.max())) / s)) + 2 for s in sp]  # the wall, its rim and its hull
+    far = [int(np.ceil((reach_mm + max(2.0 * BRIDGE_RADIUS_MM, RAY_REACH_MM)) / s)) + 2 for s in sp]  # rays, closing
     rim_radius = ball_radius_voxels(reach_mm + float(sp.max()), sp)
     filled = 0
-    for p, box in enumerate(ndimage.find_objects(wall_pieces), start=1):
-        if box is None or sizes[p] * face_mm2 < MIN_OPEN_AREA_MM2:
+    for p, piece in enumerate(ndimage.find_objects(wall_pieces), start=1):
+        if piece is None or sizes[p] * face_mm2 < MIN_OPEN_AREA_MM2:
             continue
-        box = tuple(slice(max(0, s.start - g), min(size, s.stop + g)) for s, g, size in zip(box, grow, env_labels.shape))
-        wall = wall_pieces[box] == p
+        box = tuple(slice(max(0, s.start - g), min(size, s.stop + g)) for s, g, size in zip(piece, far, env_labels.shape))
+        sub = tuple(slice(max(0, s.start - g) - b.start, min(size, s.stop + g) - b.start)
+                    for s, g, size, b in zip(piece, near, env_labels.shape, box))
         view = env_labels[box]
-        lab = int(np.bincount(view[wall].ravel()).argmax())
+        wall = wall_pieces[box][sub] == p
+        lab = int(np.bincount(view[sub][wall].ravel()).argmax())
         own = view == lab
-        free = view == 0
+        free = view[sub] == 0
         if keep_out is not None:
-            free &= ~keep_out[box]
-        rim = own & morphology.dilate(~own, 1) & morphology.dilate(wall, rim_radius)
-        hull = _hull_mask(np.argwhere(rim | wall) * sp, own.shape, sp)
+            free &= ~keep_out[box][sub]
+        rim = own[sub] & morphology.dilate(~own[sub], 1) & morphology.dilate(wall, rim_radius)
+        hull = _hull_mask(np.argwhere(rim | wall) * sp, wall.shape, sp)
         if hull is None:
             continue
         gain = _attached(hull & free, wall)
         mouth = morphology.dilate(gain, 1) & free & ~gain
-        if not mouth.any() or np.median(_escaping_rays(own, sp)[mouth]) < MOUTH_MIN_ESCAPING_RAYS:
+        offset = [s.start for s in sub]
+        if not mouth.any() or np.median(escaping_rays(own, np.argwhere(mouth) + offset, sp)) < MOUTH_MIN_ESCAPING_RAYS:
             continue  # closed over, or a pocket of a tunnel
-        gain = _attached(gain & _closed(own, BRIDGE_RADIUS_MM, sp), wall)
-        view[gain] = lab
+        gain = _attached(gain & _closed(own, BRIDGE_RADIUS_MM, sp)[sub], wall)
+        view[sub][gain] = lab
         filled += int(np.count_nonzero(gain))
         if report is not None:
-            centre = np.argwhere(gain).mean(axis=0) + [s.start for s in box]
+            centre = np.argwhere(gain).mean(axis=0) + [b.start + s.start for b, s in zip(box, sub)]
             report.append({"voxels": int(np.count_nonzero(gain)), "label": lab, "centre_kji": centre})
     return filled

@@ -32,9 +32,9 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from .components import component_summary, midline_x_of_labels, name_components
+from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
-from .craters import fill_craters
 from .enclosure import fill_enclosed_cavities
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided

@@ -101,7 +101,8 @@ def _assert_no_crater(bone, anatomy):
     """Where the right lesion broke the pillar's thin cortex, the envelope follows the true bone outline (bone.craters),
     measured against the analytic anatomy: within 10 mm of the lesion, less than 0.6 mL of the bone deeper than 1 mm
     below the true surface is missing (the crater held 4.3-4.9 mL, down to 16.8 mm deep, at 1-3 mm) and none deeper than
-    3.5 mm; the lesion's part beyond the former bone surface (soft tissue) is outside, as is the muscle around it."""
+    3.5 mm; the lesion's part beyond the former bone surface (soft tissue, up to 5 mm out) is outside, as is the muscle
+    around it: nothing lies more than 2.5 mm out (a coarse grid's partial volume puts the surface up to 1.9 mm out)."""
     lesion = next(l for l in anatomy.lesions if l.breaks_cortex)
     g = bone.geometry
     centre = np.rint(g.lps_to_ijk(lesion.center[None])[0]).astype(int)[::-1]
@@ -116,7 +117,7 @@ def _assert_no_crater(bone, anatomy):
     missing = ~inside & (truth_sdf < -1.0)
     assert missing.sum() * g.voxel_volume_mm3 / 1000.0 < 0.6
     assert not np.any(~inside & (truth_sdf < -3.5)), -truth_sdf[~inside].min()
-    assert not np.any(inside & (truth_sdf > 2.0)), truth_sdf[inside].max()
+    assert not np.any(inside & (truth_sdf > 2.5)), truth_sdf[inside].max()
     assert len(bone.filled_craters) == 1
     assert np.linalg.norm(np.array(bone.filled_craters[0]["centre_lps"]) - lesion.center) < lesion.radius
 
