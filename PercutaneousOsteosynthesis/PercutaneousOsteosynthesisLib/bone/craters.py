@@ -54,7 +54,9 @@ def open_surface(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
 def escaping_rays(own: np.ndarray, kji: np.ndarray, spacing_kji) -> np.ndarray:
     """For each voxel index of ``kji`` (N, 3), how many of the 26 rays of ``enclosure`` meet no ``own`` within
     ``RAY_REACH_MM``: cast as there, on blocks of 2 x 2 x 2 voxels (a block is bone where any of its voxels is), one
-    block step along each axis that moves, but from the given voxels' blocks only; beyond the array counts as no bone."""
+    block step along each axis that moves, but from the given voxels' blocks only. A ray that leaves the array meets
+    bone: where the CT cuts a bone (a femoral shaft at the scan's last slice) what lies beyond is unknown, and the box
+    around a crater holds ``RAY_REACH_MM`` around it everywhere else (the model's margin, 30 mm by default)."""
     blocks = block_max(own)
     block_mm = 2.0 * np.asarray(spacing_kji, float)
     start = np.asarray(kji) // 2
@@ -66,7 +68,7 @@ def escaping_rays(own: np.ndarray, kji: np.ndarray, spacing_kji) -> np.ndarray:
         q = start[:, None, :] + np.arange(1, n + 1)[None, :, None] * d  # (N, n, 3) blocks along the ray
         valid = np.all((q >= 0) & (q < shape), axis=2)
         q = np.where(valid[..., None], q, 0)
-        escaping += ~(blocks[q[..., 0], q[..., 1], q[..., 2]] & valid).any(axis=1)
+        escaping += ~(blocks[q[..., 0], q[..., 1], q[..., 2]] | ~valid).any(axis=1)
     return escaping
 
 
