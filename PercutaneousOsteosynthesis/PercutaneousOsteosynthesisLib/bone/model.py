@@ -33,6 +33,7 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from .components import component_summary, midline_x_of_labels, name_components
+from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
@@ -85,6 +86,8 @@ class BoneModel:
     _surface: object = field(default=None, repr=False)
     _pelvis_surface: object = field(default=None, repr=False)
     nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
+    # craters filled where a lesion broke through the cortex (bone.craters): volume_ml, centre_lps, bone_label
+    filled_craters: list = field(default_factory=list)
 
     def nogo_structures(self) -> list:
         """The no-go structures found from the CT: sacral canal and foramina, hip joints, greater sciatic notches (none on a
@@ -111,7 +114,7 @@ class BoneModel:
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
-                         self.ct_quality, self.component_labels, nogo=self.nogo)
+                         self.ct_quality, self.component_labels, nogo=self.nogo, filled_craters=self.filled_craters)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
@@ -348,6 +351,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     else:  # the sacrum's joint surface (kept apart from the labels) is its bone, and never filled
         fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu,
                                {ring["sacrum"]: ring["joint"]}, ring["joint"], current)
+    report(0.545, "craters of lesions through the cortex")
+    craters = []
+    fill_craters(env_labels, hu, crop_geo.spacing[::-1], threshold, params.closing_radius_mm + max(crop_geo.spacing),
+                 None if ring is None else ring["joint"], craters)
     for lab, box in enumerate(objects, start=1):
         summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
         if summary is not None:
@@ -367,6 +374,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     del joint
     report(0.65, "signed distance field")
     model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
+                             "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
+                             "bone_label": c["label"]} for c in craters]
     from .nogo import find_sacral_nogo
 
     # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
