@@ -17,7 +17,7 @@ import numpy as np
 
 SCREENING_INLET_DEG = 25.0
 SCREENING_OUTLET_DEG = 60.0
-FITTED = "fitted to the sacrum (S1-S2 foramina)"
+FITTED = "fitted to the sacrum: S1-S2 foramina"
 SCREENING = "screening angles: no S1/S2 foramina found"
 
 

@@ -134,7 +134,7 @@ def nogo_text(nogo, neural=(), articular=(), implant=()) -> str:
 
 
 def fluoroscopy_views_text(views) -> str:
-    """``inlet 65° caudal, outlet 25° cranial (fitted to the sacrum (S1-S2 foramina))``."""
+    """``inlet 65° caudal, outlet 25° cranial (fitted to the sacrum: S1-S2 foramina)``."""
     if not views:
         return NONE_TEXT
     return (f"inlet {number(views.get('inlet_caudal_deg'), 0)}° caudal, outlet {number(views.get('outlet_cranial_deg'), 0)}° cranial "
