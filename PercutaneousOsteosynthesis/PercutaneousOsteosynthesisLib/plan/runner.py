@@ -82,7 +82,7 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
             g = compute_guidance(s, ct, patient_position=plan.patient_position).to_dict()
         except PosteoInputError as exc:
             g = None
-            warnings.append(f"screw '{s.name}': no guidance ({exc.problem})")
+            warnings.append(f"screw '{s.name}': no guidance: {exc.problem}")
         entry = screw_entry(s, c, g)
         entry["head_seat"] = head_seat(s, ct, bone.parameters.bone_threshold_hu, catalog)
         if entry["head_seat"]["washer_advised"]:
