@@ -72,12 +72,6 @@ def escaping_rays(own: np.ndarray, kji: np.ndarray, spacing_kji) -> np.ndarray:
     return escaping
 
 
-def _closed(own: np.ndarray, radius_mm: float, spacing_kji) -> np.ndarray:
-    """``own`` closed by an exact ball (distance transforms; the box's border counts as inside for the erosion)."""
-    dilated = ndimage.distance_transform_edt(~own, sampling=spacing_kji) <= radius_mm
-    return (ndimage.distance_transform_edt(dilated, sampling=spacing_kji) > radius_mm) | own
-
-
 def _attached(gain: np.ndarray, wall: np.ndarray) -> np.ndarray:
     """The pieces of ``gain`` that touch ``wall``."""
     pieces, n = ndimage.label(gain)
@@ -149,7 +143,7 @@ def fill_craters(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
         offset = [s.start for s in sub]
         if not mouth.any() or np.median(escaping_rays(own, np.argwhere(mouth) + offset, sp)) < MOUTH_MIN_ESCAPING_RAYS:
             continue  # closed over, or a pocket of a tunnel
-        gain = _attached(gain & _closed(own, BRIDGE_RADIUS_MM, sp)[sub], wall)
+        gain = _attached(gain & morphology.close_ball_mm(own, BRIDGE_RADIUS_MM, sp)[sub], wall)
         view[sub][gain] = lab
         filled += int(np.count_nonzero(gain))
         if report is not None:

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import morphology
+from ..geometry.bounding_box import grown_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels as _ball_radius
 from .labels import SOFT_TISSUE_HU
@@ -14,13 +15,9 @@ from .labels import SOFT_TISSUE_HU
 MIN_VALLEY_DEPTH = 0.2  # a joint space is darker than its plates by this fraction of their contrast at least
 
 
-def _grown(box, r, shape):
-    return tuple(slice(max(0, b.start - ri), min(n, b.stop + ri)) for b, ri, n in zip(box, r, shape))
-
-
 def _pair_box(a, b, r, shape):
     """Intersection of two boxes each grown by r (kji), or None."""
-    ga, gb = _grown(a, r, shape), _grown(b, r, shape)
+    ga, gb = grown_box(a, r, shape), grown_box(b, r, shape)
     out = tuple(slice(max(x.start, y.start), min(x.stop, y.stop)) for x, y in zip(ga, gb))
     return out if all(s.stop > s.start for s in out) else None
 
@@ -40,7 +37,7 @@ def crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometr
             pair = _pair_box(m["box"], lat["box"], r, env_labels.shape)
             if pair is None:
                 continue
-            work = _grown(pair, [2 * v for v in r], env_labels.shape)  # room for the dilation and the closing
+            work = grown_box(pair, [2 * v for v in r], env_labels.shape)  # room for the dilation and the closing
             sub = env_labels[work]
             a, b = sub == m["label"], sub == lat["label"]
             gap = morphology.dilate(a, r) & morphology.dilate(b, r) & (sub == 0)

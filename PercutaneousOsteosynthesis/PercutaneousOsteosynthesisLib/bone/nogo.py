@@ -37,6 +37,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..geometry.bounding_box import grown_box
 from ..geometry.morphology import slice_holes
 from .distance_field import depth_mm
 from .labels import SOFT_TISSUE_HU
@@ -94,11 +95,6 @@ def _enclosed_in_slices(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _grown(box: tuple, layers: int, shape) -> tuple:
-    """``box`` (slices k, j, i) grown by ``layers`` voxels, clipped to an array of ``shape``."""
-    return tuple(slice(max(0, b.start - layers), min(n, b.stop + layers)) for b, n in zip(box, shape))
-
-
 def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels: float,
                 labelled: tuple[np.ndarray, int] | None = None) -> list[tuple[np.ndarray, bool]]:
     """``([k, j, i] indices, lined by cortex)`` of the candidate regions large and thin enough to be tunnels (see module
@@ -120,10 +116,10 @@ def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels:
         if sizes[k] < min_voxels:
             continue
         box = boxes[k - 1]
-        near = _grown(box, 1, lab.shape)
+        near = grown_box(box, 1, lab.shape)
         if np.any(depth_mm(lab[near] == k, spacing) > TUNNEL_MAX_RADIUS_MM):
             continue  # thicker than a tunnel
-        reach = _grown(box, 2, lab.shape)
+        reach = grown_box(box, 2, lab.shape)
         inner = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(near, reach))  # ``near`` within ``reach``
         wall = (ndimage.grey_dilation(lab[reach], size=(3, 3, 3))[inner] == k) & ~candidates[near]
         peak = ndimage.maximum_filter(hu[reach], size=3)[inner]  # the wall's first voxel: a partial volume of tissue and cortex
@@ -168,9 +164,9 @@ def find_sacral_nogo(bone, hu: np.ndarray) -> list[NogoStructure]:
     enclosed = _enclosed_in_slices(np.pad(sacrum, 1))[1:-1, 1:-1, 1:-1]
     sub_hu = np.asarray(hu[box], np.float32)
     candidates = (sub_hu < TUNNEL_MAX_HU) & (sacrum | enclosed)
-    wide = _wide_parts(candidates, bone.geometry.spacing[::-1])
-    candidates &= ~wide
     g = bone.geometry
+    wide = _wide_parts(candidates, g.spacing[::-1])
+    candidates &= ~wide
     offset = np.array([s.start for s in box])
     from .components import midline_x_lps
 

@@ -88,7 +88,7 @@ class Corridor:
 
 def nogo_distance_fn(structures):
     """Distance (mm) from points to the nearest no-go structure's wall (inf beyond ``NOGO_REACH_MM``), with a cheap
-    ``lower_bound`` (corridors.nogo_distance), or None."""
+    ``lower_bound`` (bone.nogo_distance), or None."""
     return NogoDistance(structures) if structures else None
 
 

@@ -23,3 +23,9 @@ def bounding_box(mask: np.ndarray, pad=0) -> tuple[slice, ...] | None:
         return None
     pads = np.broadcast_to(np.asarray(pad, int), (3,))
     return tuple(slice(max(0, int(n[0]) - int(p)), min(size, int(n[-1]) + int(p) + 1)) for n, p, size in zip(nz, pads, mask.shape))
+
+
+def grown_box(box: tuple, pad, shape) -> tuple[slice, ...]:
+    """``box`` (slices k, j, i) grown by ``pad`` voxels (one int or per axis k, j, i), clipped to an array of ``shape``."""
+    pads = np.broadcast_to(np.asarray(pad, int), (3,))
+    return tuple(slice(max(0, b.start - int(p)), min(n, b.stop + int(p))) for b, p, n in zip(box, pads, shape))

@@ -4,7 +4,8 @@ The structuring element of radius r (voxels, per axis) is built by alternating 6
 26-connected (cube) unit steps (radius 2: between the balls of radius 2 and sqrt 6); an axis takes part in the
 first ``r[axis]`` steps only, so anisotropic voxels get anisotropic radii.  Voxels beyond the array count as
 background.  ``slice_holes``: the holes of a mask in its 2D slices (a labelling, not a shift); ``slice_majority_holes``:
-those enclosed in two of the three orientations.
+those enclosed in two of the three orientations; ``close_ball_mm``: a closing by an exact Euclidean ball in mm
+(distance transforms).
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def erode(mask: np.ndarray, radius) -> np.ndarray:
 def close(mask: np.ndarray, radius) -> np.ndarray:
     """Closing (dilation then erosion); pad the mask by ``radius`` first if objects touch its border."""
     return _steps(dilate(mask, radius), radius, _shift_and, in_place=True)
+
+
+def close_ball_mm(mask: np.ndarray, radius_mm: float, spacing_kji) -> np.ndarray:
+    """``mask`` closed by an exact Euclidean ball of ``radius_mm`` (distance transforms with the voxel spacing); beyond
+    the array the mask counts as present for the erosion (no false shrinking at the border)."""
+    from scipy import ndimage
+
+    dilated = ndimage.distance_transform_edt(~mask, sampling=spacing_kji) <= radius_mm
+    return (ndimage.distance_transform_edt(dilated, sampling=spacing_kji) > radius_mm) | mask
 
 
 def slice_holes(m: np.ndarray, axis: int) -> np.ndarray:

@@ -42,6 +42,7 @@ from ..bone.labels import BONE_LABELS, CANCELLOUS, METAL
 from ..bone.nogo_distance import NogoDistance
 from ..errors import PosteoInputError, check_parameters
 from ..geometry.frames import ImageGeometry
+from ..geometry.morphology import close_ball_mm
 from .growth import ball as _ball
 from .growth import contrast_threshold, grow, lytic_range
 from .partial_volume import partial_volume_mask
@@ -153,9 +154,7 @@ def closed_component(envelope: np.ndarray, near_kji, radius_mm: float, spacing_k
         comp = lab[tuple(idx[:, near[0], near[1], near[2]])]
     else:
         comp = lab[near]
-    m = lab == comp
-    dil = ndimage.distance_transform_edt(~m, sampling=spacing_kji) <= radius_mm
-    return (ndimage.distance_transform_edt(dil, sampling=spacing_kji) > radius_mm) | m
+    return close_ball_mm(lab == comp, radius_mm, spacing_kji)
 
 
 def max_feret_mm(points: np.ndarray) -> float:
@@ -295,7 +294,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
                                     f"{params.box_half_size_mm:.0f} mm")
     closed = closed_component(env, local_seed, params.closing_radius_mm, sp)
     # the closing bridges the sacral canal and foramina, a notch, a joint space: soft tissue no lytic lesion grows into
-    soft = NogoDistance(bone.nogo_structures()).inside_mask(g, box) if bone.nogo_structures() else np.zeros(hu.shape, bool)
+    nogo = bone.nogo_structures()
+    soft = NogoDistance(nogo).inside_mask(g, box) if nogo else np.zeros(hu.shape, bool)
     ball = _ball(hu.shape, local_seed, params.seed_radius_mm, sp)
     seed_hu = float(hu[tuple(local_seed)])
     if not closed[tuple(local_seed)]:  # a seed in destroyed bone, in the crater the bone model leaves
@@ -305,7 +305,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
                                     "not inside the locally closed bone envelope)")
     seed_mean = float(hu[ball & closed].mean())
     depth = ndimage.distance_transform_edt(closed, sampling=sp)
-    lytic = closed & ~soft & (hu < params.lytic_threshold_hu) & lytic_range(hu, seed_mean, params)
+    in_range = lytic_range(hu, seed_mean, params)
+    lytic = closed & ~soft & (hu < params.lytic_threshold_hu) & in_range
     blastic = closed & (hu >= params.blastic_threshold_hu) & (depth > params.cortex_depth_mm) & (labels != METAL)
     if seed_mean >= params.blastic_threshold_hu and depth[tuple(local_seed)] <= params.cortex_depth_mm:
         raise PosteoInputError(src, f"seed {np.round(seed, 1).tolist()} (LPS mm) lies in intact cortical bone "
@@ -315,7 +316,7 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
                                     f"{seed_mean:.0f} HU within {params.seed_radius_mm} mm; lytic < {params.lytic_threshold_hu:.0f}, "
                                     f"blastic >= {params.blastic_threshold_hu:.0f} HU): no lesion found")
     lytic_threshold = params.lytic_threshold_hu
-    lytic_open = ~soft & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)
+    lytic_open = ~soft & (hu < lytic_threshold) & in_range
     abnormal = lytic | blastic
     mask = grow(abnormal, ball, sp, params.opening_radius_mm)
     if seed_mean < params.lytic_threshold_hu:
@@ -328,8 +329,8 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         lytic_threshold = contrast_threshold(hu, mask, cancellous, ball, seed_mean, sp, params, first_guess=deep)
         if lytic_threshold < params.lytic_threshold_hu:
             # at a low contrast, noise leaves holes in the lesion (and the opening would widen them): a lytic lesion is solid
-            lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)) & ~soft
-            lytic_open = ~soft & (hu < lytic_threshold) & lytic_range(hu, seed_mean, params)
+            lytic = ndimage.binary_fill_holes(closed & (hu < lytic_threshold) & in_range) & ~soft
+            lytic_open = ~soft & (hu < lytic_threshold) & in_range
             mask = grow(lytic | blastic, ball, sp, params.opening_radius_mm)
     voxel_ml = g.voxel_volume_mm3 / 1000.0
     region = closed

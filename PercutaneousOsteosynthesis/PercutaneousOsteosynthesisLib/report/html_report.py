@@ -295,31 +295,19 @@ def _read_surface(path: Path):
     return poly
 
 
-def _plan_segments(folder: Path, report: dict):
-    """Lesion and cement masks ``(name, mask, geometry)`` from ``plan.seg.nrrd`` (Slicer's reader), if present."""
-    names_l = [x["name"] for x in report.get("lesions", [])]
-    names_c = [x["name"] for x in report.get("cement", [])]
-    path = folder / "plan.seg.nrrd"
-    if not (names_l or names_c) or not path.exists():
-        return None, None
-    from ..fileio.segmentation import read_segmentation
-
-    segs = read_segmentation(path)
+def _plan_segments(segs: dict, report: dict):
+    """The report's lesion and cement masks ``(name, mask, geometry)`` among the folder's segments (``segs``: as
+    ``fileio.segmentation.read_segmentation`` returns them)."""
     pick = lambda names: [(n, segs[n][0], segs[n][1]) for n in names if n in segs and segs[n][0].any()]  # noqa: E731
-    return pick(names_l), pick(names_c)
+    return pick([x["name"] for x in report.get("lesions", [])]), pick([x["name"] for x in report.get("cement", [])])
 
 
-def _plan_bone_surface(folder: Path):
-    """The surface (LPS) of the bone and joint segments of the folder's ``plan.seg.nrrd``, or None."""
-    path = folder / "plan.seg.nrrd"
-    if not path.exists():
-        return None
-    from ..bone.surface import mask_surface_lps
-    from ..fileio.segmentation import read_segmentation
-
-    segs = read_segmentation(path)
+def _plan_bone_surface(segs: dict):
+    """The surface (LPS) of the bone and joint segments among the folder's segments, or None."""
     if "bone" not in segs or not segs["bone"][0].any():
         return None
+    from ..bone.surface import mask_surface_lps
+
     mask, geometry = segs["bone"]
     if "sacroiliac joint" in segs and segs["sacroiliac joint"][0].shape == mask.shape:
         mask = mask | segs["sacroiliac joint"][0]
@@ -345,13 +333,18 @@ def write_report(plan_dir, report: dict | None = None, bone=None, ct=None, pdf: 
         report = read_report(src)
     if bone is None and (folder / "bone_surface.vtk").exists():
         bone = _read_surface(folder / "bone_surface.vtk")
+    segs = {}  # plan.seg.nrrd (Slicer's reader), read once: the bone when none was given, the lesions and cement
+    if (folder / "plan.seg.nrrd").exists() and (bone is None or report.get("lesions") or report.get("cement")):
+        from ..fileio.segmentation import read_segmentation
+
+        segs = read_segmentation(folder / "plan.seg.nrrd")
     if bone is None:
-        bone = _plan_bone_surface(folder)
+        bone = _plan_bone_surface(segs)
     if ct is None and Path(str(report.get("ct", {}).get("path", ""))).is_file():
         from ..fileio.volume import read_ct
 
         ct = read_ct(report["ct"]["path"])  # for the probe's-eye slices
-    lesion_masks, cement_masks = _plan_segments(folder, report)
+    lesion_masks, cement_masks = _plan_segments(segs, report)
     images = build_report_images(report, bone, ct, lesion_masks=lesion_masks, cement_masks=cement_masks)
     write_report_html(report, out_html, images)
     if pdf:
