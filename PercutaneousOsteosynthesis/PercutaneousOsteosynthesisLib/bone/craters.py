@@ -21,14 +21,19 @@ Arrays are [k, j, i] on one grid; spacing and distances in millimetres.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull
 
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.resample import block_max
+from ..geometry.voxel_index import nonzero_kji
 from .enclosure import DIRECTIONS, RAY_REACH_MM
 
 BRIDGE_RADIUS_MM = 20.0
@@ -38,17 +43,49 @@ MOUTH_MIN_ESCAPING_RAYS = 7  # a quarter of the 26: the elderly phantom's crater
 
 def open_surface(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_threshold_hu: float, reach_mm: float,
                  keep_out: np.ndarray | None = None) -> np.ndarray:
-    """Envelope voxels next to the background (``keep_out`` voxels, e.g. a crossable joint, are not background) with no
-    voxel at or above ``bone_threshold_hu`` within ``reach_mm``."""
-    envelope = env_labels > 0
-    background = ~envelope
+    """Index [k, j, i] (N, 3, raster order) of the envelope voxels next to the background (6 neighbours; ``keep_out``
+    voxels, e.g. a crossable joint, and voxels beyond the array are not background) with no voxel at or above
+    ``bone_threshold_hu`` within ``reach_mm`` (the ball of ``morphology.dilate``).  Read at the envelope's voxels below
+    that threshold only (a surface voxel on cortex is never open): no whole-grid dilation."""
+    background = env_labels == 0
     if keep_out is not None:
-        background &= ~keep_out
-    surface = envelope & morphology.dilate(background, 1)
+        np.copyto(background, False, where=keep_out)
+    # envelope voxels with a background voxel among their 6 neighbours (no fresh whole-grid array beyond two masks:
+    # first-touched memory is costly)
+    touching = np.zeros(env_labels.shape, bool)
+    for axis in range(3):
+        lower = [slice(None)] * 3
+        upper = [slice(None)] * 3
+        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
+        touching[tuple(lower)] |= background[tuple(upper)]
+        touching[tuple(upper)] |= background[tuple(lower)]
+    np.not_equal(env_labels, 0, out=background)
+    touching &= background
     del background
-    near_bone = morphology.dilate(hu >= bone_threshold_hu, ball_radius_voxels(reach_mm, spacing_kji))
-    surface &= ~near_bone
-    return surface
+    cand = nonzero_kji(touching)
+    del touching
+    cand = cand[hu[cand[:, 0], cand[:, 1], cand[:, 2]] < bone_threshold_hu]
+    # the ball's offsets nearest first: most candidates lie next to bone and leave the search at once
+    shape = np.asarray(env_labels.shape)
+    remaining = np.arange(len(cand))
+    offsets = _ball_offsets(ball_radius_voxels(reach_mm, spacing_kji))
+    for offset in offsets[np.argsort(np.einsum("ij,ij->i", offsets * spacing_kji, offsets * spacing_kji), kind="stable")]:
+        q = cand[remaining] + offset
+        valid = np.all((q >= 0) & (q < shape), axis=1)
+        hit = np.zeros(len(q), bool)
+        hit[valid] = hu[q[valid, 0], q[valid, 1], q[valid, 2]] >= bone_threshold_hu
+        remaining = remaining[~hit]
+        if len(remaining) == 0:
+            break
+    return cand[remaining]
+
+
+def _ball_offsets(radius) -> np.ndarray:
+    """Offsets [k, j, i] of the structuring element of ``morphology.dilate`` with this radius (voxels, per axis)."""
+    r = np.broadcast_to(np.asarray(radius, int), (3,))
+    point = np.zeros(tuple(2 * r + 1), bool)
+    point[tuple(r)] = True
+    return np.argwhere(morphology.dilate(point, r)) - r
 
 
 def escaping_rays(own: np.ndarray, kji: np.ndarray, spacing_kji) -> np.ndarray:
@@ -100,6 +137,36 @@ def _hull_mask(points_mm: np.ndarray, shape, spacing_kji) -> np.ndarray | None:
     return out
 
 
+def _pieces(kji: np.ndarray, shape) -> list[np.ndarray]:
+    """The 26-connected pieces of a set of voxels (``kji``, (N, 3) in raster order, of a grid of ``shape``), each as its
+    voxels' index in raster order, the pieces in the raster order of their first voxel (as ``ndimage.label`` numbers
+    them); from the voxels' neighbours (a sparse graph), not a labelled grid."""
+    if len(kji) == 0:
+        return []
+    flat = np.ravel_multi_index(tuple(kji.T), shape)  # increasing (raster order)
+    rows, cols = [], []
+    for offset in itertools.product((-1, 0, 1), repeat=3):
+        if offset <= (0, 0, 0):  # one of each pair of opposite offsets
+            continue
+        q = kji + offset
+        valid = np.all((q >= 0) & (q < shape), axis=1)
+        neighbour = np.ravel_multi_index(tuple(q[valid].T), shape)
+        where = np.minimum(np.searchsorted(flat, neighbour), len(flat) - 1)
+        found = flat[where] == neighbour
+        rows.append(np.flatnonzero(valid)[found])
+        cols.append(where[found])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(len(flat), len(flat)))
+    n, piece = connected_components(graph, directed=False)
+    first = np.full(n, len(flat))
+    np.minimum.at(first, piece, np.arange(len(flat)))
+    order = np.argsort(first)
+    members = np.argsort(piece, kind="stable")  # each piece's voxels in raster order
+    stops = np.cumsum(np.bincount(piece, minlength=n))
+    starts = stops - np.bincount(piece, minlength=n)
+    return [kji[members[starts[p]:stops[p]]] for p in order]
+
+
 def fill_craters(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_threshold_hu: float, reach_mm: float,
                  keep_out: np.ndarray | None = None, report: list | None = None) -> int:
     """Give each bone of ``env_labels`` (in place) the craters in its surface (see module doc); ``hu``: the CT on the same
@@ -109,44 +176,45 @@ def fill_craters(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
     index). Returns the voxels filled."""
     sp = np.asarray(spacing_kji, float)
     opened = open_surface(env_labels, hu, sp, bone_threshold_hu, reach_mm, keep_out)
-    around = bounding_box(opened)
-    if around is None:
+    if len(opened) == 0:
         return 0
-    wall_pieces = np.zeros(opened.shape, np.int32)  # labelled in the open voxels' box only
-    wall_pieces[around], n = ndimage.label(opened[around], np.ones((3, 3, 3), bool))
-    del opened
     face_mm2 = float(np.prod(sp)) ** (2.0 / 3.0)
-    sizes = np.bincount(wall_pieces.ravel())
     near = [int(np.ceil((reach_mm + float(sp.max())) / s)) + 2 for s in sp]  # the wall, its rim and its hull
     far = [int(np.ceil((reach_mm + max(2.0 * BRIDGE_RADIUS_MM, RAY_REACH_MM)) / s)) + 2 for s in sp]  # rays, closing
     rim_radius = ball_radius_voxels(reach_mm + float(sp.max()), sp)
     filled = 0
-    for p, piece in enumerate(ndimage.find_objects(wall_pieces), start=1):
-        if piece is None or sizes[p] * face_mm2 < MIN_OPEN_AREA_MM2:
+    for points in _pieces(opened, env_labels.shape):
+        if len(points) * face_mm2 < MIN_OPEN_AREA_MM2:
             continue
-        box = tuple(slice(max(0, s.start - g), min(size, s.stop + g)) for s, g, size in zip(piece, far, env_labels.shape))
-        sub = tuple(slice(max(0, s.start - g) - b.start, min(size, s.stop + g) - b.start)
-                    for s, g, size, b in zip(piece, near, env_labels.shape, box))
-        view = env_labels[box]
-        wall = wall_pieces[box][sub] == p
-        lab = int(np.bincount(view[sub][wall].ravel()).argmax())
-        own = view == lab
-        free = view[sub] == 0
+        low, high = points.min(axis=0), points.max(axis=0) + 1
+        near_box = tuple(slice(max(0, int(l) - g), min(size, int(h) + g)) for l, h, g, size in zip(low, high, near, env_labels.shape))
+        view = env_labels[near_box]
+        wall = np.zeros(view.shape, bool)
+        wall[tuple((points - [n.start for n in near_box]).T)] = True
+        lab = int(np.bincount(view[wall].ravel()).argmax())
+        own_near = view == lab
+        free = view == 0
         if keep_out is not None:
-            free &= ~keep_out[box][sub]
-        rim = own[sub] & morphology.dilate(~own[sub], 1) & morphology.dilate(wall, rim_radius)
+            free &= ~keep_out[near_box]
+        rim = own_near & morphology.dilate(~own_near, 1) & morphology.dilate(wall, rim_radius)
         hull = _hull_mask(np.argwhere(rim | wall) * sp, wall.shape, sp)
         if hull is None:
             continue
         gain = _attached(hull & free, wall)
         mouth = morphology.dilate(gain, 1) & free & ~gain
-        offset = [s.start for s in sub]
-        if not mouth.any() or np.median(escaping_rays(own, np.argwhere(mouth) + offset, sp)) < MOUTH_MIN_ESCAPING_RAYS:
-            continue  # closed over, or a pocket of a tunnel
+        if not mouth.any():
+            continue  # closed over
+        # the rays and the bridge read the bone this far around the wall
+        box = tuple(slice(max(0, int(l) - g), min(size, int(h) + g)) for l, h, g, size in zip(low, high, far, env_labels.shape))
+        own = env_labels[box] == lab
+        offset = [n.start - b.start for n, b in zip(near_box, box)]
+        if np.median(escaping_rays(own, np.argwhere(mouth) + offset, sp)) < MOUTH_MIN_ESCAPING_RAYS:
+            continue  # a pocket of a tunnel
+        sub = tuple(slice(o, o + n) for o, n in zip(offset, wall.shape))
         gain = _attached(gain & morphology.close_ball_mm(own, BRIDGE_RADIUS_MM, sp)[sub], wall)
-        view[sub][gain] = lab
+        view[gain] = lab
         filled += int(np.count_nonzero(gain))
         if report is not None:
-            centre = np.argwhere(gain).mean(axis=0) + [b.start + s.start for b, s in zip(box, sub)]
+            centre = np.argwhere(gain).mean(axis=0) + [n.start for n in near_box]
             report.append({"voxels": int(np.count_nonzero(gain)), "label": lab, "centre_kji": centre})
     return filled
