@@ -59,6 +59,7 @@ class PelvisLandmarks:
     # without both levels' foramina: the S1 and S2 corridors' centres on the midline, from the sacroiliac joints
     sacral_centres: dict = field(default_factory=dict)
     sacral_reason: str = ""  # why there are neither (empty when there are)
+    sacral_level_reasons: dict = field(default_factory=dict)  # "S1"/"S2" -> why that level has no centre from the joints
 
 
 def sign_of(side: str) -> float:
@@ -173,7 +174,7 @@ def find_landmarks(bone) -> PelvisLandmarks:
         out.sacral_reason = (f"on a CT coarser than {RESAMPLE_ABOVE_MM:g} mm the sacral foramina are not resolved, so no "
                              "sacral pathway is proposed")
     else:
-        out.sacral_centres = sacral_centres_from_joints(bone, joint_lps, mid) if len(joint_lps) else {}
+        out.sacral_centres = sacral_centres_from_joints(bone, joint_lps, mid, out.sacral_level_reasons) if len(joint_lps) else {}
         if len(out.sacral_centres) == 2:
             v = out.sacral_centres["S1"] - out.sacral_centres["S2"]
             out.sacral_axis_lps = v / np.linalg.norm(v)
@@ -184,9 +185,10 @@ def find_landmarks(bone) -> PelvisLandmarks:
     return out
 
 
-def sacral_centres_from_joints(bone, joint_lps: np.ndarray, midline_x: float) -> dict:
+def sacral_centres_from_joints(bone, joint_lps: np.ndarray, midline_x: float, reasons: dict | None = None) -> dict:
     """{"S1", "S2"} -> LPS centre of that level's corridor on the midline, from the sacroiliac joints' points (see
-    module doc); empty when a side has no joint, without a level where no line between the joints stays in bone."""
+    module doc); empty when a side has no joint, without a level where no line between the joints stays in bone
+    (``reasons`` then receives that level's: its height and how far the deepest line leaves the bone)."""
     sides = [joint_lps[sign * (joint_lps[:, 0] - midline_x) > 0] for sign in (1.0, -1.0)]
     if min(len(p) for p in sides) < 50:
         return {}
@@ -205,6 +207,11 @@ def sacral_centres_from_joints(bone, joint_lps: np.ndarray, midline_x: float) ->
     for level, rows in (("S1", upper), ("S2", ~upper)):
         d = np.where(rows[None, :], depth, -np.inf)
         a, b = np.unravel_index(int(np.argmax(d)), d.shape)
-        if d[a, b] > 0:  # else no left-right line between the joints stays in bone at that level
+        if d[a, b] > 0:
             out[level] = np.array([midline_x, ys[a], zs[b]])
+        elif reasons is not None:
+            z = zs[rows]
+            reasons[level] = (f"at the {level} level (LPS z {z.min():.0f} to {z.max():.0f} mm, along the sacroiliac joints) "
+                              f"every left-right line between the joints leaves the bone (the best by {-d[a, b]:.1f} mm, at "
+                              f"LPS z {zs[b]:.0f} mm): the {level} foramina or a narrow sacrum")
     return out
