@@ -178,10 +178,9 @@ def find_landmarks(bone) -> PelvisLandmarks:
         if len(out.sacral_centres) == 2:
             v = out.sacral_centres["S1"] - out.sacral_centres["S2"]
             out.sacral_axis_lps = v / np.linalg.norm(v)
-        elif out.sacral_centres:
-            out.sacral_reason = "between the sacroiliac joints no left-right line stays in bone at this level"
-        else:
-            out.sacral_reason = "no sacroiliac joints found either (the sacrum is not a separate bone)"
+        elif not out.sacral_level_reasons:  # (a level not found from the joints has its own reason)
+            out.sacral_reason = ("no S1 and S2 foramina found in the CT, and no sacroiliac joints to place the levels "
+                                 "(the sacrum is not a separate bone)")
     return out
 
 

@@ -105,7 +105,7 @@ def search_region(pathway: Pathway, lm: PelvisLandmarks, side: str | None) -> tu
         if centre is None:
             if level in lm.sacral_level_reasons:  # the other level was found from the sacroiliac joints
                 return None, f"no {level} corridor centre: {lm.sacral_level_reasons[level]}"
-            return None, f"no S1 and S2 foramina found in the CT: {lm.sacral_reason}"
+            return None, lm.sacral_reason
         if p.role == roles.TRANSSACRAL:  # from the left ilium (+x) to the right
             return region(centre, (-1.0, 0.0, 0.0), TipRule("run", back_off_mm=FAR_CORTEX_BITE_MM),
                           lateral_reach("left"), lateral_reach("right"))
