@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import morphology
+from ..geometry.voxel_index import nonzero_kji
 from .femoral_head import sphere_support
 
 KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "other")
@@ -46,7 +47,7 @@ def component_summary(env_labels: np.ndarray, label: int, box: tuple, geometry, 
     start = np.array([s.start for s in box])
     n, total, lows, highs = 0, None, [], []
     for k0 in range(box[0].start, box[0].stop, slab):
-        kji = np.argwhere(env_labels[k0:min(k0 + slab, box[0].stop), box[1], box[2]] == label)
+        kji = nonzero_kji(env_labels[k0:min(k0 + slab, box[0].stop), box[1], box[2]] == label)
         if len(kji) == 0:
             continue
         kji += start + [k0 - box[0].start, 0, 0]
@@ -66,7 +67,7 @@ def surface_points_lps(env_labels: np.ndarray, comp: dict, geometry) -> np.ndarr
     box = comp["box"]
     own = env_labels[box] == comp["label"]
     boundary = own & ~morphology.erode(own, 1)  # the 6-neighbour erosion
-    kji = np.argwhere(boundary) + [s.start for s in box]
+    kji = nonzero_kji(boundary) + [s.start for s in box]
     return geometry.ijk_to_lps(kji[:, ::-1].astype(float))
 
 
@@ -117,6 +118,6 @@ def midline_x_lps(bone) -> float:
 def midline_x_of_labels(env_labels: np.ndarray, geometry) -> float:
     """The patient's midline (LPS x, mm) from a label map: the middle of all bone's extent in the left-right axis (every
     fourth voxel per axis is enough)."""
-    kji = np.argwhere(env_labels[::4, ::4, ::4] > 0) * 4
+    kji = nonzero_kji(env_labels[::4, ::4, ::4] > 0) * 4
     x = geometry.ijk_to_lps(kji[:, ::-1].astype(float))[:, 0]
     return 0.5 * (float(x.min()) + float(x.max()))

@@ -2,7 +2,7 @@
 
 A lytic metastasis is destroyed bone (the radiologist fills it with cement); where it breaks through a thin cortex its
 soft tissue (20-40 HU) opens onto the muscle outside (40-45 HU) and HU cannot tell them apart. The envelope's fills
-(``model._fill_component``'s slices, ``enclosure``'s rays) then stop short of it and leave a crater as deep as the
+(``envelope.fill_component``'s slices, ``enclosure``'s rays) then stop short of it and leave a crater as deep as the
 lesion, which the clearance checks read as outside bone. Geometry tells the crater from the anatomy:
 
 1. its wall is open: envelope surface voxels with no bone-threshold voxel within ``reach_mm`` (the envelope's closing
@@ -30,7 +30,6 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull
 
 from ..geometry import morphology
-from ..geometry.bounding_box import bounding_box
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.resample import block_max
 from ..geometry.voxel_index import nonzero_kji

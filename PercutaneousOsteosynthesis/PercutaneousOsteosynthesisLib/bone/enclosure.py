@@ -92,7 +92,7 @@ def _without_tunnels(inside: np.ndarray, open_space: np.ndarray, hu: np.ndarray,
     """``inside`` less the tunnels in it: its pieces of soft-tissue HU that open onto ``open_space`` (the background
     left unfilled: a tunnel's mouth, the canal) or are as large as a tunnel, no thicker and lined by cortex
     (``nogo.thin_pieces``); around the lined ones, also the voxel layer below ``cortex_threshold_hu`` (the partial
-    volume of their wall, as on the envelope's surface: ``model._place_surface``)."""
+    volume of their wall, as on the envelope's surface: ``envelope.place_surface``)."""
     box = bounding_box(inside & (hu < TUNNEL_MAX_HU), 1)
     if box is None:
         return inside

@@ -29,6 +29,7 @@ from ..fileio.volume import array_of_image
 from ..geometry import morphology
 from ..geometry.sampling import VolumeSampler
 from ..geometry.vectors import sphere_directions
+from ..geometry.voxel_index import nonzero_kji
 from .components import midline_x_of_labels
 from .femoral_head import fit_sphere
 
@@ -153,7 +154,7 @@ def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry, object
         if own.sum() * geometry.voxel_volume_mm3 / 1000.0 < MIN_COMPONENT_ML:
             continue
         offset = np.array([s.start for s in box])
-        local = np.argwhere(own & ~morphology.erode(own, 1))
+        local = nonzero_kji(own & ~morphology.erode(own, 1))
         surface = geometry.ijk_to_lps((local + offset)[:, ::-1].astype(float))
         lower = surface[:, 2] < 0.5 * (surface[:, 2].min() + surface[:, 2].max())  # below the iliac wings
 
@@ -195,7 +196,7 @@ def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
     lo = np.clip(np.floor(kji_c.min(axis=0)).astype(int), 0, np.array(view.shape))
     hi = np.clip(np.ceil(kji_c.max(axis=0)).astype(int) + 1, 0, np.array(view.shape))
     sub = tuple(slice(a, b) for a, b in zip(lo, hi))
-    kji = np.argwhere(view[sub] == lab) + lo  # in the box
+    kji = nonzero_kji(view[sub] == lab) + lo  # in the box
     rho = np.linalg.norm(geometry.ijk_to_lps((kji + origin)[:, ::-1].astype(float)) - centre, axis=1)
     band = np.abs(rho - cut_mm) <= CUT_HALF_WIDTH_MM + 0.5 * float(min(geometry.spacing))
     if not band.any():

@@ -10,6 +10,7 @@ from ..geometry import morphology
 from ..geometry.bounding_box import grown_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels as _ball_radius
+from ..geometry.voxel_index import nonzero_kji
 from .labels import SOFT_TISSUE_HU
 
 MIN_VALLEY_DEPTH = 0.2  # a joint space is darker than its plates by this fraction of their contrast at least
@@ -48,7 +49,7 @@ def crossable_joints(env_labels: np.ndarray, comps: list, geometry: ImageGeometr
             gap &= closed
             if not gap.any():
                 continue
-            kji = np.argwhere(gap).mean(axis=0) + [w.start for w in work]
+            kji = nonzero_kji(gap).mean(axis=0) + [w.start for w in work]
             centre = geometry.ijk_to_lps(kji[::-1])
             if centre[1] >= y_mid and abs(centre[0] - x_mid) > 15.0:  # posterior and lateral: sacroiliac
                 joint[work] |= gap

@@ -22,21 +22,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage
 
 from ..errors import PosteoInputError, check_parameters
-from ..fileio.volume import CTVolume, image_from_array
+from ..fileio.volume import CTVolume
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
+from ..geometry.voxel_index import nonzero_kji
 from .components import component_summary, midline_x_of_labels, name_components
 from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
+from .envelope import candidate_components, fill_component, label_map, place_surface
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
@@ -138,7 +139,7 @@ class BoneModel:
         if self.component_labels is None:
             return np.zeros((0, 3))
         box = comp["box"]
-        kji = np.argwhere(self.component_labels[box] == comp["label"]) + [s.start for s in box]
+        kji = nonzero_kji(self.component_labels[box] == comp["label"]) + [s.start for s in box]
         return self.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
 
     def component_of_voxels(self, mask: np.ndarray) -> dict | None:
@@ -163,7 +164,7 @@ class BoneModel:
 
     def metal_points_lps(self) -> np.ndarray:
         """LPS centres of the metal voxels (N, 3)."""
-        kji = np.argwhere(self.labels == METAL)
+        kji = nonzero_kji(self.labels == METAL)
         return self.geometry.ijk_to_lps(kji[:, ::-1].astype(float))
 
     def surface_polydata_lps(self):
@@ -188,85 +189,6 @@ class BoneModel:
                 keep = (self.labels > 0) & ~np.isin(self.component_labels, other)
                 self._pelvis_surface = mask_surface_lps(keep, self.geometry)
         return self._pelvis_surface
-
-
-def _fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:
-    """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first.
-    (Oblique tunnels such as the sacral canal may be filled here; bone.nogo finds them from the CT.)"""
-    pad = max(radius) + 1
-    m = morphology.close(np.pad(mask, pad), radius[::-1])
-    for axis, side in touches_border:
-        idx = [slice(None)] * 3
-        idx[axis] = pad if side == 0 else m.shape[axis] - pad - 1
-        face = m[tuple(idx)]
-        m[tuple(idx)] = ndimage.binary_fill_holes(face)
-    # the 3D holes need no fill of their own: a cavity not reaching the box's border is enclosed in every slice
-    # through it (its in-plane region lies in the cavity), so the slice majority holds it
-    filled = morphology.slice_majority_holes(m)
-    filled |= m
-    return filled[pad:-pad, pad:-pad, pad:-pad]
-
-
-def _components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):
-    """Connected components (6-connected) of at least ``min_ml``, labelled 1.. by decreasing size, in the smallest
-    unsigned integer type that holds their count.  Labelled in the candidate's bounding box only (a crop keeps the
-    components' raster order, so their labels): the margin around it holds none."""
-    box = bounding_box(candidate)
-    if box is None:
-        return np.zeros(candidate.shape, np.uint8)
-    img = image_from_array(candidate[box].view(np.uint8), geometry)
-    relabel = sitk.RelabelComponentImageFilter()
-    relabel.SetMinimumObjectSize(int(np.ceil(min_ml * 1000 / geometry.voxel_volume_mm3)))
-    cc = relabel.Execute(sitk.ConnectedComponent(img, False))
-    del img
-    n = relabel.GetNumberOfObjects()
-    pixel = {1: sitk.sitkUInt8, 2: sitk.sitkUInt16}.get(np.min_scalar_type(n).itemsize)
-    if pixel is not None:
-        cc = sitk.Cast(cc, pixel)
-    out = np.zeros(candidate.shape, sitk.GetArrayViewFromImage(cc).dtype)
-    out[box] = sitk.GetArrayViewFromImage(cc)
-    return out
-
-
-def _place_surface(env_labels: np.ndarray, hu: np.ndarray, params: BoneParameters, coarse_mm: float, working: ImageGeometry):
-    """Put the envelope's surface at the cortex edge's mid-level instead of at the low candidate threshold.
-
-    Native grid: the outer voxel layer stays bone only where dense (``cortex_threshold_hu``). Interpolated coarse
-    CT (``coarse_mm`` > 0, its largest original spacing): the edge is spread over about one original voxel; the
-    outer layer as thick as half an original voxel stays bone only above the local mid-level between soft tissue
-    and the brightest bone within that distance, and never below the cortex threshold."""
-    if coarse_mm <= 0:  # in the envelope's box grown by one (background) layer: the same erosion as on the whole grid
-        box = bounding_box(env_labels, 1)
-        sub = env_labels[box]
-        band = sub > 0
-        band &= ~morphology.erode(band, 1)
-        band &= hu[box] < params.cortex_threshold_hu
-        np.copyto(sub, 0, where=band)
-        return
-    envelope = env_labels > 0
-    size = [2 * max(1, int(round(0.5 * coarse_mm / s))) + 1 for s in working.spacing[::-1]]  # k, j, i
-    local_bone = ndimage.maximum_filter(np.where(envelope, hu, -1000.0), size=size)
-    mid = 0.5 * (local_bone + SOFT_TISSUE_HU)
-    outer = envelope & ~morphology.erode(envelope, 1)
-    deep = envelope & ~ndimage.binary_erosion(envelope, structure=np.ones(size, bool))
-    # the outer layer as on a native grid (dense or not); deeper, only what lies below the edge's mid-level: a dense
-    # cortex is spread outward by about half an original voxel, a thin one (low peak) by about one working voxel
-    env_labels[(outer & (hu < np.maximum(mid, params.cortex_threshold_hu))) | (deep & (hu < mid))] = 0
-
-
-def _labels(env_labels: np.ndarray, hu: np.ndarray, joint: np.ndarray, params: BoneParameters) -> np.ndarray:
-    """The label map: the envelope cancellous, cortex where dense, metal anywhere, then joints; built in place in
-    one uint8 array (the envelope's mask) with one more mask, not a temporary per label."""
-    envelope = np.not_equal(env_labels, 0)
-    mask = np.greater_equal(hu, params.cortex_threshold_hu)
-    mask &= envelope
-    labels = envelope.view(np.uint8)
-    labels *= CANCELLOUS
-    np.copyto(labels, CORTEX, where=mask)
-    np.greater_equal(hu, params.metal_threshold_hu, out=mask)
-    np.copyto(labels, METAL, where=mask)
-    np.copyto(labels, JOINT, where=joint)
-    return labels
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
@@ -298,10 +220,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     candidate = hu >= threshold  # on the crop only: the whole grid's mask is not kept while the bones are built
     if coarse_mm > 0:  # joint spaces blurred above the threshold: bones split where they show as a valley
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
-        labels_cc = readd_one_sided(_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
+        labels_cc = readd_one_sided(candidate_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
         del valley
     else:
-        labels_cc = _components(candidate, crop_geo, params.min_component_ml)
+        labels_cc = candidate_components(candidate, crop_geo, params.min_component_ml)
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
@@ -320,7 +242,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 touches.append((axis, 0))
             if s.stop + lo_kji[axis] == a.shape[axis]:
                 touches.append((axis, 1))
-        return _fill_component(cc[box] == lab, touches, radius)
+        return fill_component(cc[box] == lab, touches, radius)
 
     # the bones are filled two at a time (numpy, SciPy and SimpleITK release the GIL), written in label order
     present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
@@ -333,7 +255,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     del fill, labels_cc, candidate
     # the outer voxel layer belongs to bone only where it is dense: puts the surface at the cortex edge's
     # mid-level instead of at the low candidate threshold (partial volume)
-    _place_surface(env_labels, hu, params, coarse_mm, crop_geo)
+    place_surface(env_labels, hu, params.cortex_threshold_hu, coarse_mm, crop_geo)
     report(0.52, "femoral heads")
     # the bones' boxes as they stand (found again only when a split changes the labels): ``objects`` (the boxes
     # the components' summaries are read in) takes them after a split, else it keeps the candidates' boxes
@@ -370,7 +292,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
     name_components(comps, x_mid, env_labels, crop_geo)
-    labels = _labels(env_labels, hu, joint, params)
+    labels = label_map(env_labels, hu, joint, params.cortex_threshold_hu, params.metal_threshold_hu)
     del joint
     report(0.65, "signed distance field")
     model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)

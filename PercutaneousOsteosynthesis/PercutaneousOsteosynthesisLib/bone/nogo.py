@@ -39,6 +39,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry.bounding_box import grown_box
 from ..geometry.morphology import slice_holes
+from ..geometry.voxel_index import nonzero_kji
 from .distance_field import depth_mm
 from .labels import SOFT_TISSUE_HU
 
@@ -124,7 +125,7 @@ def thin_pieces(candidates: np.ndarray, hu: np.ndarray, spacing_kji, min_voxels:
         wall = (ndimage.grey_dilation(lab[reach], size=(3, 3, 3))[inner] == k) & ~candidates[near]
         peak = ndimage.maximum_filter(hu[reach], size=3)[inner]  # the wall's first voxel: a partial volume of tissue and cortex
         lined = np.count_nonzero(peak[wall] >= LINING_MIN_HU) >= 0.5 * max(np.count_nonzero(wall), 1)
-        out.append((np.argwhere(lab[box] == k) + [b.start for b in box], bool(lined)))
+        out.append((nonzero_kji(lab[box] == k) + [b.start for b in box], bool(lined)))
     return out
 
 
@@ -139,7 +140,7 @@ def _grown_to_wall(kji: np.ndarray, hu: np.ndarray, within: np.ndarray, spacing_
     sub = hu[crop]
     lining = ndimage.maximum_filter(sub, size=2 * steps + 1)
     growable = within[crop] & (sub < 0.5 * (SOFT_TISSUE_HU + lining))
-    return np.argwhere(ndimage.binary_dilation(piece, iterations=steps, mask=growable | piece)) + lo
+    return nonzero_kji(ndimage.binary_dilation(piece, iterations=steps, mask=growable | piece)) + lo
 
 
 def _wide_parts(candidates: np.ndarray, spacing_kji) -> np.ndarray:

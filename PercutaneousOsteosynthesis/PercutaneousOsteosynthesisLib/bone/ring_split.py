@@ -30,6 +30,7 @@ from scipy import ndimage
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.resample import block_max, unblock
+from ..geometry.voxel_index import nonzero_kji
 from .joints import MIN_VALLEY_DEPTH, valley_depth
 
 SACRUM_SEED_MM = 15.0
@@ -150,7 +151,7 @@ def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
 def _max_around(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """At the voxels of ``mask`` (raster order): the maximum of ``a`` over their 3 x 3 x 3 neighbourhood within the
     array (``ndimage.maximum_filter(a, size=3)[mask]``, read at those voxels only)."""
-    kji = np.argwhere(mask)
+    kji = nonzero_kji(mask)
     top = np.array(a.shape) - 1
     out = None
     for step in np.ndindex(3, 3, 3):

@@ -150,11 +150,12 @@ def find_landmarks(bone) -> PelvisLandmarks:
     from ..bone.ct_quality import RESAMPLE_ABOVE_MM, sacral_tunnels_resolved
     from ..bone.femoral_head import recognised_heads
     from ..bone.labels import JOINT
+    from ..geometry.voxel_index import nonzero_kji
 
     mid = midline_x_lps(bone)
     out = PelvisLandmarks(mid)
     heads = recognised_heads(bone)
-    joint = np.argwhere(bone.labels == JOINT)
+    joint = nonzero_kji(bone.labels == JOINT)
     joint_lps = bone.geometry.ijk_to_lps(joint[:, ::-1].astype(float)) if len(joint) else np.zeros((0, 3))
     for side in ("left", "right"):
         out.sides[side] = side_landmarks(bone, side, heads.get(side), mid)
