@@ -11,7 +11,8 @@ Method (thresholds are parameters):
    most slices, while tunnels (spinal canal, foramina) and bowls (acetabulum) stay open;
 3. cortex = envelope with HU >= ``cortex_threshold_hu``; metal = HU >= ``metal_threshold_hu`` (an obstacle);
 4. joints meant to be crossed (sacroiliac): the gap between the midline bone (sacrum) and a lateral bone,
-   no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable;
+   no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable.
+   A lumbar vertebra joined to the sacrum is split off it at the L5-S1 disc (``bone.lumbar_split``);
 5. signed distance field (mm, negative inside) to the envelope plus crossable joints, in the bone's bounding
    box grown by ``margin_mm``.
 """
@@ -39,6 +40,7 @@ from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
+from .lumbar_split import split_lumbar_component
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
 from .ring_split import split_pelvic_ring
 
@@ -369,6 +371,8 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             elif c["label"] in ring["hip bones"]:
                 c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
+    report(0.56, "lumbosacral disc")
+    split_lumbar_component(env_labels, hu, crop_geo, comps, threshold, x_mid)  # the lumbar vertebra above the sacrum
     name_components(comps, x_mid, env_labels, crop_geo)
     labels = _labels(env_labels, hu, joint, params)
     del joint
