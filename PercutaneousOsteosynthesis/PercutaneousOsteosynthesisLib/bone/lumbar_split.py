@@ -11,7 +11,9 @@ where the vertebral bodies' cross-section is almost free of bone.
    rises backward: the lumbosacral angle); per level the vertebral body is the column's front ``BODY_DEPTH_MM``.
 2. The disc is a level whose body holds at most ``DISC_MAX_BONE_FRACTION`` of the bone voxels (at or above the model's
    bone threshold) of the bodies ``BODY_CHECK_MM`` above and below it (each their median over that depth): the lowest
-   such level, at the tilt where its bone count is least.
+   such level, at the tilt where its least bone count is least, and of those where the disc is thickest (the levels
+   around it holding at most ``DISC_LEVEL_FRACTION`` times that count: a plane across the disc meets the endplates
+   sooner).
 3. The sacrum's voxels above the disc's middle plane connected to the lumbar body there become a new component (at
    least ``MIN_LUMBAR_ML``); the disc's soft tissue between the endplates (below the bone threshold, in the body's
    slab: the closing filled it) is not bone.
@@ -119,10 +121,10 @@ def _find_disc(y: np.ndarray, z: np.ndarray, bone: np.ndarray):
             a -= 1
         while b + 1 < nlev and counts[b + 1] <= limit:
             b += 1
-        found.append((counts[m], tilt, base + 0.5 * (a + b + 1), (base + a, base + b + 1)))
+        found.append((counts[m], -(b - a), tilt, base + 0.5 * (a + b + 1), (base + a, base + b + 1)))
     if not found:
         return None
-    _, tilt, level, slab = min(found)
+    _, _, tilt, level, slab = min(found)
     return tilt, level, slab
 
 

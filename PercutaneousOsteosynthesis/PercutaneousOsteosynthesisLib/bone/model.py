@@ -177,8 +177,8 @@ class BoneModel:
         return self._surface
 
     def pelvis_surface_polydata_lps(self):
-        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, hip bones, pelvic ring, femurs, their
-        joints): for pictures, where other bones in the scan (forearms lying beside the pelvis) would hide the
+        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, hip bones, pelvic ring, femurs, lumbar
+        spine, their joints): for pictures, where other bones in the scan (forearms lying beside the pelvis) would hide the
         pelvis or shrink it in the frame. The whole surface when no bone is unrecognised or none is recognised."""
         if self._pelvis_surface is None:
             other = [c["label"] for c in self.components if c.get("kind") == "other"]
