@@ -11,8 +11,7 @@ Method (thresholds are parameters):
    most slices, while tunnels (spinal canal, foramina) and bowls (acetabulum) stay open;
 3. cortex = envelope with HU >= ``cortex_threshold_hu``; metal = HU >= ``metal_threshold_hu`` (an obstacle);
 4. joints meant to be crossed (sacroiliac): the gap between the midline bone (sacrum) and a lateral bone,
-   no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable.
-   A lumbar vertebra joined to the sacrum is split off it at the L5-S1 disc (``bone.lumbar_split``);
+   no wider than ``joint_max_gap_mm``, in the posterior half of the pelvis.  The hip joint is not crossable;
 5. signed distance field (mm, negative inside) to the envelope plus crossable joints, in the bone's bounding
    box grown by ``margin_mm``.
 """
@@ -38,11 +37,15 @@ from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
+from .femoral_head import recognised_heads
+from .hip_joint import find_hip_joints
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
-from .lumbar_split import split_lumbar_component
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
+from .lumbar_split import split_lumbar_component
+from .nogo import find_sacral_nogo
 from .ring_split import split_pelvic_ring
+from .sciatic_notch import find_sciatic_notches
 
 
 @dataclass
@@ -177,8 +180,8 @@ class BoneModel:
         return self._surface
 
     def pelvis_surface_polydata_lps(self):
-        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, hip bones, pelvic ring, femurs, lumbar
-        spine, their joints): for pictures, where other bones in the scan (forearms lying beside the pelvis) would hide the
+        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, lumbar spine, hip bones, pelvic ring,
+        femurs, their joints): for pictures, where other bones in the scan (forearms beside the pelvis) would hide the
         pelvis or shrink it in the frame. The whole surface when no bone is unrecognised or none is recognised."""
         if self._pelvis_surface is None:
             other = [c["label"] for c in self.components if c.get("kind") == "other"]
@@ -371,7 +374,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             elif c["label"] in ring["hip bones"]:
                 c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
-    report(0.56, "lumbosacral disc")
     split_lumbar_component(env_labels, hu, crop_geo, comps, threshold, x_mid)  # the lumbar vertebra above the sacrum
     name_components(comps, x_mid, env_labels, crop_geo)
     labels = _labels(env_labels, hu, joint, params)
@@ -381,8 +383,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
                              "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
                              "bone_label": c["label"]} for c in craters]
-    from .nogo import find_sacral_nogo
-
     # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
     # read neither, are sought; the surface's thread also runs through the no-go search that needs the field
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -394,10 +394,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             sacral = find_sacral_nogo(model, hu)
         model.sdf = field_job.result()
         if quality["level"] == "full":
-            from .femoral_head import recognised_heads
-            from .hip_joint import find_hip_joints
-            from .sciatic_notch import find_sciatic_notches
-
             heads = recognised_heads(model)
             model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
     report(1.0, "bone model ready")
