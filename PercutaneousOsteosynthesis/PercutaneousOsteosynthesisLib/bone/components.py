@@ -4,7 +4,8 @@
 - hip bone: a lateral bone joined to the sacrum;
 - femur: a lateral bone whose upper surface is largely a sphere of a femoral head's size (radius 18-32 mm), whether
   or not the pelvis is recognised (a scan ending at the femoral heads, a pelvis whose joints are fused);
-- pelvic ring: sacrum and hip bones in one piece (fused or unresolved sacroiliac joints).
+- pelvic ring: sacrum and hip bones in one piece (fused or unresolved sacroiliac joints);
+- lumbar spine: the vertebrae above the sacrum, split off it at the L5-S1 disc (``bone.lumbar_split``).
 Side from the midline (LPS: +x is the patient's left).
 """
 
@@ -18,7 +19,7 @@ from ..geometry import morphology
 from ..geometry.voxel_index import nonzero_kji
 from .femoral_head import sphere_support
 
-KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "other")
+KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "lumbar spine", "other")
 HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 HEAD_SEARCH_DEPTH_MM = 60.0  # the upper part of a femur searched for the head
 HEAD_MIN_SUPPORT = 0.35  # fraction of that part's surface on the sphere
@@ -93,6 +94,8 @@ def name_components(comps: list, x_mid: float, env_labels: np.ndarray, geometry)
         spans_midline = c["bounds_lps"][0][0] < x_mid < c["bounds_lps"][1][0]
         if c.get("name") == "sacrum":
             comp = BoneComponent("sacrum")
+        elif c.get("lumbar"):
+            comp = BoneComponent("lumbar spine")
         elif c.get("joins_sacrum"):
             comp = BoneComponent("hip bone", side)
         elif spans_midline and c["volume_ml"] > 300:

@@ -38,10 +38,15 @@ from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
 from .envelope import candidate_components, fill_component, label_map, place_surface
+from .femoral_head import recognised_heads
+from .hip_joint import find_hip_joints
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided
 from .labels import CANCELLOUS, CORTEX, JOINT, LABEL_NAMES, METAL, SOFT_TISSUE_HU  # noqa: F401  (re-exported for callers)
+from .lumbar_split import split_lumbar_component
+from .nogo import find_sacral_nogo
 from .ring_split import split_pelvic_ring
+from .sciatic_notch import find_sciatic_notches
 
 
 @dataclass
@@ -176,8 +181,8 @@ class BoneModel:
         return self._surface
 
     def pelvis_surface_polydata_lps(self):
-        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, hip bones, pelvic ring, femurs, their
-        joints): for pictures, where other bones in the scan (forearms lying beside the pelvis) would hide the
+        """As :meth:`surface_polydata_lps`, of the recognised bones only (sacrum, lumbar spine, hip bones, pelvic ring,
+        femurs, their joints): for pictures, where other bones in the scan (forearms beside the pelvis) would hide the
         pelvis or shrink it in the frame. The whole surface when no bone is unrecognised or none is recognised."""
         if self._pelvis_surface is None:
             other = [c["label"] for c in self.components if c.get("kind") == "other"]
@@ -291,6 +296,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             elif c["label"] in ring["hip bones"]:
                 c["joins_sacrum"] = True
     x_mid = 0.5 * (min(c["bounds_lps"][0][0] for c in comps) + max(c["bounds_lps"][1][0] for c in comps))
+    split_lumbar_component(env_labels, hu, crop_geo, comps, threshold, x_mid)  # the lumbar vertebra above the sacrum
     name_components(comps, x_mid, env_labels, crop_geo)
     labels = label_map(env_labels, hu, joint, params.cortex_threshold_hu, params.metal_threshold_hu)
     del joint
@@ -299,8 +305,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
                              "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
                              "bone_label": c["label"]} for c in craters]
-    from .nogo import find_sacral_nogo
-
     # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
     # read neither, are sought; the surface's thread also runs through the no-go search that needs the field
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -312,10 +316,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
             sacral = find_sacral_nogo(model, hu)
         model.sdf = field_job.result()
         if quality["level"] == "full":
-            from .femoral_head import recognised_heads
-            from .hip_joint import find_hip_joints
-            from .sciatic_notch import find_sciatic_notches
-
             heads = recognised_heads(model)
             model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
     report(1.0, "bone model ready")
