@@ -133,7 +133,7 @@ def test_a_closed_pathway_reports_no_safe_corridor():
     assert (left.side, right.side) == ("left", "right")
     assert not left.found and "no catalog screw" in left.reason and left.width_mm < 6.5
     at = np.array([float(v) for v in left.reason.split("at (")[1].split(")")[0].split(",")])
-    ramus = next(s for s in build_anatomy("left anterior column").bone if s.name == "left superior ramus")
+    ramus = build_anatomy("left anterior column").part("left superior ramus")
     assert ramus.sdf(at[None])[0] < 1.0  # where it narrows: in the thin ramus
     assert right.found and right.diameter_mm == 7.3
     with pytest.raises(PosteoInputError, match="no safe corridor"):

@@ -123,7 +123,7 @@ def test_greater_sciatic_notch_found_behind_each_acetabulum(anatomy, phantom_bon
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_clearance_to_the_notch_and_a_screw_into_it(anatomy, phantom_bone, side):
-    column = next(s for s in anatomy.bone if s.name == f"{side} posterior column")
+    column = anatomy.part(f"{side} posterior column")
     along = check_screw(Screw("posterior column", column.b, column.a, 6.5), phantom_bone)
     # on the column's axis the notch's bony wall is the column's surface below: radius 10 minus the screw's 3.25
     assert along.nogo_clearance_mm[f"{side} greater sciatic notch"] == pytest.approx(10.0 - 3.25, abs=1.0)
