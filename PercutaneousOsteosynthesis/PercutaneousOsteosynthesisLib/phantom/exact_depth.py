@@ -4,8 +4,9 @@ The union of shapes gives an exact signed distance outside only; inside, where s
 own depth underestimates the depth of the union (its nearest surface may lie inside another shape). Here the union's
 surface is sampled: each shape's surface (grid points within ``SHELL_MM`` of it projected onto it along the gradient
 of its exact distance; a blended bone's own zero level, fillets included, reached by Newton steps), kept where no
-other shape of the envelope covers it and outside the sacral tunnels, plus the tunnels' walls inside the envelope. The depth of a point inside is its distance to the nearest sample: with samples
-``GRID_MM`` apart the error is a few hundredths of a millimetre at the depths of screw corridors.
+other shape of the envelope covers it and outside the sacral tunnels, plus the tunnels' walls inside the envelope.
+The depth of a point inside is its distance to the nearest sample: with samples ``GRID_MM`` apart the error is a few
+hundredths of a millimetre at the depths of screw corridors.
 """
 
 from __future__ import annotations
