@@ -42,11 +42,21 @@ class BlendedBone(Shape):
         return self.sdf_within(np.asarray(p, float).reshape(-1, 3), np.inf).reshape(np.shape(p)[:-1])
 
     def sdf_within(self, p, cap, cols=None):
-        """The field at ``p`` (N, 3) where it is below ``cap`` (elsewhere a value >= ``cap``). Each part is evaluated
-        only within ``cap + 4 k`` of its box; a part farther than that changes no fold step whose result stays below
-        ``cap`` (a step is changed only when its running value is within k of the part's, a skipped part's changes
-        leave the running value above cap + 2 k, and the first part below cap + k resets it)."""
-        return self._field(self._parts(p, cap + 4.0 * self.blend_mm, cols), p, cap)
+        """The field at ``p`` (N, 3) where it is below ``cap`` (elsewhere a value >= ``cap``). The parts' plain minimum
+        first (each part evaluated within ``cap + k`` of its box): where it is ``cap + k`` or more the field (at most k
+        below it) is not needed. Elsewhere each part is evaluated within ``cap + 4 k`` of its box: a part farther than
+        that changes no fold step whose result stays below ``cap`` (a step is changed only when its running value is
+        within k of the part's, a skipped part's changes leave the running value above cap + 2 k, and the first part
+        below cap + k resets it)."""
+        k = self.blend_mm
+        if not np.isfinite(cap):
+            return self._field(self._parts(p, cap, cols), p, cap)
+        out = clipped_union_sdf(self.members, p, cap + k)
+        idx = np.flatnonzero(out < cap + k)
+        if len(idx):
+            out[idx] = self._field(self._parts(p[idx], cap + 4.0 * k), p[idx], cap)
+        out[out >= FAR_MM - 2.0 * k] = np.inf
+        return out
 
     def _parts(self, p, reach, cols=None):
         """The parts' fields at ``p`` (parts x N), each evaluated within ``reach`` of its box (``FAR_MM`` elsewhere)."""
@@ -77,7 +87,7 @@ class BlendedBone(Shape):
 
     def near_surface(self, p, shell):
         """True for points ``p`` (N, 3) where |field| < ``shell``: the field is taken only where the parts' plain
-        minimum (the field lies between it minus k and it) or a cavity's surface allows it."""
+        minimum allows it (the field lies between it minus k and it) or near a cavity's surface."""
         k = self.blend_mm
         plain = clipped_union_sdf(self.members, p, shell + k)
         maybe = (plain > -shell) & (plain < shell + k)
