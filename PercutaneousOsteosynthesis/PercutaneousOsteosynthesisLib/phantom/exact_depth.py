@@ -51,7 +51,8 @@ def envelope_surface_samples(anat) -> np.ndarray:
 
 
 def exact_depth_fn(anat):
-    """depth(points) -> mm, positive inside the envelope (exact, see module doc), minus the signed distance outside."""
+    """depth(points) -> mm, positive inside the envelope (exact, see module doc), minus the envelope's field outside
+    (exact away from the fillets, a bound near them: :func:`envelope_surface_samples` gives the exact distance)."""
     tree = cKDTree(envelope_surface_samples(anat))
 
     def depth(p):
