@@ -38,7 +38,8 @@ SACRUM_TILT_DEG = 25.0
 # ones (test_corridors.py): at 4 mm a groove about 2 mm wide stays between the auricular part, the iliac wing and the
 # supra-acetabular pillar, which the bone model's 2 mm closing fills (S1 transsacral 10.5 deg, width -1.5 mm); at 8 mm
 # the femur's head-neck fillet enters the hip joint space and the sacral pathways' optima turn flat (S1 transsacral
-# 8.7 deg, left S2 iliosacral 4.9 deg); at 6 mm every pathway agrees within 1.3 deg, 1.4 mm and 0.81 mm of width.
+# 8.7 deg, left S2 iliosacral 4.9 deg); at 6 mm every pathway agrees within 1.3 deg (the right femoral neck, which
+# pivots about the old screw, 2.2 deg), 1.4 mm and 0.81 mm of width.
 FILLET_RADIUS_MM = 6.0
 
 

@@ -21,9 +21,9 @@ from PercutaneousOsteosynthesisLib.phantom.shapes import Capsule, union_sdf
 # acetabulum against the iliac body and the ischium) and a sub-voxel crevice between the auricular part, the iliac
 # wing and the iliac body, the CT read the supra-acetabular pathway 4.3 deg off and the posterior column 1.3 mm too
 # wide (the bone model's 2 mm closing rounds creases, no 1 mm CT resolves a crevice). Measured with the fillets: at
-# most 1.3 deg (the right supra-acetabular) and 1.4 mm off, width -0.81..+0.61 mm (the CT reads most pathways about
-# 0.7 mm narrower: its cortex threshold). The S1 transsacral pathway of the mirror-symmetric phantom can have two
-# mirror-image optima of nearly equal weight on the CT (the heavier is kept): it agrees, with little margin on which.
+# most 1.3 deg (the right supra-acetabular; the right femoral neck below, 2.2 deg) and 1.4 mm off, width -0.81..+0.61
+# mm (most pathways read 0.4-0.8 mm narrower on the CT, as before the fillets). The S1 transsacral pathway of the
+# mirror-symmetric phantom can have two mirror-image optima of nearly equal weight on the CT (the heavier is kept).
 ANGLE_DEG, OFFSET_MM, WIDTH_MM = 3.0, 3.0, 1.0
 # The phantom's old screw lies in the right femoral neck, a no-go for new screws: the widest line clear of it pivots
 # about the old screw (a flat optimum), so the CT and exact searches agree on its width and position, not on its
