@@ -4,6 +4,11 @@ Patient left is +x.  Both hip bones (ilium, acetabulum, ischium with its spine, 
 the posterior column and the spine), the sacrum joined to them by 3 mm sacroiliac joint gaps, both proximal
 femurs with 3 mm hip joint spaces, two lytic lesions (the right one breaks through the cortex) and an
 existing metal screw in the right femoral neck.  Everything here is the ground truth of the tests.
+
+Each hip bone and each femur is one :class:`BlendedBone`: its parts are joined by fillets of ``FILLET_RADIUS_MM`` as
+real bone's junctions are (no sharp crease, no sub-voxel crevice). Bones are never blended with each other: the
+sacrum, hip bones and femurs are a plain union, so the sacroiliac gaps and the hip joint spaces keep their exact
+width (and the acetabular cavity, the ball the femoral head's joint space lies in, is kept free of fillets).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..geometry.vectors import unit
+from .blended import BlendedBone
 from .shapes import (
     Capsule,
     CupShell,
@@ -28,6 +34,13 @@ SI_JOINT_GAP_MM = 3.0
 HIP_JOINT_SPACE_MM = 3.0
 HEAD_RADIUS_MM = 23.0
 SACRUM_TILT_DEG = 25.0
+# Fillet radius where the parts of one bone meet (mm), chosen by measuring the corridors of the CT against the exact
+# ones (test_corridors.py): at 4 mm a groove about 2 mm wide stays between the auricular part, the iliac wing and the
+# supra-acetabular pillar, which the bone model's 2 mm closing fills (S1 transsacral 10.5 deg, width -1.5 mm); at 8 mm
+# the femur's head-neck fillet enters the hip joint space and the sacral pathways' optima turn flat (S1 transsacral
+# 8.7 deg, left S2 iliosacral 4.9 deg); at 6 mm every pathway agrees within 1.3 deg (the right femoral neck, which
+# pivots about the old screw, 2.2 deg), 1.4 mm and 0.81 mm of width.
+FILLET_RADIUS_MM = 6.0
 
 
 @dataclass
@@ -69,79 +82,108 @@ class Anatomy:
         return np.maximum(sdf, -union_sdf(self.nogo, p)) if self.nogo else sdf
 
     def exact_mask(self, p, shapes=None):
-        """True where the union's signed distance is exact: outside, or inside where the nearest point on the
-        deepest shape's surface is not inside any other shape."""
+        """True where the union's signed distance is exact: outside, where no fillet acts on the nearest shape (its
+        field is its parts' plain minimum); inside, where moreover the nearest surface point of the deepest part lies
+        on the union's surface (on its own shape's surface and inside no other shape)."""
         shapes = self.bone + self.joints if shapes is None else shapes
         d = np.stack([s.sdf(p) for s in shapes])
-        u = d.min(axis=0)
-        ok = u >= 0
         k = d.argmin(axis=0)
+        ok = np.zeros(len(p), bool)
         for idx, s in enumerate(shapes):
-            sel = (~ok) & (k == idx)
-            if not sel.any():
+            sel = np.flatnonzero(k == idx)
+            if not len(sel):
                 continue
             q = p[sel]
-            foot = surface_foot(s, q)
-            others = [o for j, o in enumerate(shapes) if j != idx]
-            inside_other = (union_sdf(others, foot) < 1e-3) if others else np.zeros(len(q), bool)
-            ok[sel] = ~inside_other
+            parts = s.members if isinstance(s, BlendedBone) else [s]
+            plain, part = s.parts_min(q) if isinstance(s, BlendedBone) else (d[idx, sel], np.zeros(len(sel), int))
+            good = np.abs(plain - d[idx, sel]) < 1e-9
+            inside = np.flatnonzero(d[idx, sel] < 0)
+            foot = np.empty((len(inside), 3))
+            for j, part_shape in enumerate(parts):
+                w = part[inside] == j
+                if w.any():
+                    foot[w] = surface_foot(part_shape, q[inside[w]])
+            others = shapes[:idx] + shapes[idx + 1:]
+            on_surface = np.abs(s.sdf(foot)) < 1e-3
+            if others:
+                on_surface &= union_sdf(others, foot) >= 1e-3
+            good[inside] &= on_surface
+            ok[sel] = good
         return ok
+
+    def part(self, name: str):
+        """The shape of that name: a bone of ``bone`` or a part of a blended bone (e.g. "left posterior column")."""
+        for s in self.bone:
+            if s.name == name:
+                return s
+            found = s.member(name) if isinstance(s, BlendedBone) else None
+            if found is not None:
+                return found
+        raise KeyError(name)
 
     def bounds(self):
         return union_bounds(self.bone)
 
 
 def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot, ramus_radius_mm: float = 9.0):
-    """Add one side (s=+1 left, -1 right) of the pelvis and the femur."""
+    """Add one side (s=+1 left, -1 right) of the pelvis and the femur: the hip bone's parts and the femur's, each
+    joined by fillets into one bone."""
     side = "left" if s > 0 else "right"
+    hip, femur = [], []
     m = np.array([s, 1.0, 1.0])  # mirror x for the right side
     c_aur = sacrum_center + s * (45.0 + SI_JOINT_GAP_MM + 8.0) * e1
     # the posterior ilium: its medial face is the joint's; it reaches 14 mm lateral to the sacrum's face, under the wing
-    anat.bone.append(RoundBox(c_aur + s * 3.0 * e1, np.array([11.0, 28.0, 16.0]), rot, 3.0, f"{side} ilium auricular part"))
+    hip.append(RoundBox(c_aur + s * 3.0 * e1, np.array([11.0, 28.0, 16.0]), rot, 3.0, f"{side} ilium auricular part"))
     # the joint gap, widened into both bones so that the union stays exact across it
     anat.joints.append(RoundBox(sacrum_center + s * 48.0 * e1, np.array([12.0, 28.0, 16.0]), rot, 3.0, f"{side} sacroiliac joint"))
     anat.landmarks[f"si_joint_center_{side}_lps"] = sacrum_center + s * (45.0 + 0.5 * SI_JOINT_GAP_MM) * e1
 
     wing_c = np.array([92.0, 20.0, 35.0]) * m
     wing_rot = frame(np.array([0.85, -0.45, 0.0]) * m, np.array([0.0, 0.15, 1.0]))
-    anat.bone.append(RoundBox(wing_c, np.array([40.0, 38.0, 6.0]), wing_rot, 5.0, f"{side} iliac wing"))
+    hip.append(RoundBox(wing_c, np.array([40.0, 38.0, 6.0]), wing_rot, 5.0, f"{side} iliac wing"))
 
     head = np.array([80.0, -8.0, -50.0]) * m
     opening = unit(np.array([0.8, -0.2, -0.55]) * m)
-    anat.bone.append(CupShell(head, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM, 38.0, opening, 0.0, f"{side} acetabulum"))
+    hip.append(CupShell(head, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM, 38.0, opening, 0.0, f"{side} acetabulum"))
     a1 = head + 45.0 * unit(np.array([-0.25, 0.15, 1.0]) * m)
     a2 = wing_c - 25.0 * wing_rot[:, 1]
-    anat.bone.append(Capsule(a1, a2, 17.0, f"{side} supra-acetabular pillar"))
+    hip.append(Capsule(a1, a2, 17.0, f"{side} supra-acetabular pillar"))
     p1 = head + 42.0 * unit(np.array([-0.35, 0.9, 0.25]) * m)
     p2 = c_aur + s * 4.0 * e1 - 18.0 * e2
-    anat.bone.append(Capsule(p1, p2, 10.0, f"{side} posterior column"))
+    hip.append(Capsule(p1, p2, 10.0, f"{side} posterior column"))
     q1 = head + 40.0 * unit(np.array([-0.45, -0.85, 0.25]) * m)
-    anat.bone.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, ramus_radius_mm, f"{side} superior ramus"))
+    hip.append(Capsule(q1, np.array([18.0, -70.0, -48.0]) * m, ramus_radius_mm, f"{side} superior ramus"))
     # the iliac body from the anterior inferior iliac spine, over the acetabulum and the greater sciatic notch, to the
     # posterior superior iliac spine: the supra-acetabular (LC-II) pathway
     aiis, psis = head + np.array([-5.0, -30.0, 30.0]) * m, np.array([58.0, 55.0, 20.0]) * m
-    anat.bone.append(Capsule(aiis, psis, 9.0, f"{side} iliac body"))
+    hip.append(Capsule(aiis, psis, 9.0, f"{side} iliac body"))
     anat.landmarks[f"aiis_{side}_lps"], anat.landmarks[f"psis_{side}_lps"] = aiis, psis
     # the ischium descends from the back of the cup; its spine points back toward the sacrum. The posterior column
     # above, the ischium and its spine in front and below bound the greater sciatic notch (soft tissue: nerve, vessels)
     i1 = head + 37.0 * unit(np.array([-0.3, 0.75, -0.3]) * m)
     i2 = np.array([62.0, 34.0, -100.0]) * m
-    anat.bone.append(Capsule(i1, i2, 10.0, f"{side} ischium"))
+    hip.append(Capsule(i1, i2, 10.0, f"{side} ischium"))
     spine = i1 + 0.45 * (i2 - i1)
     spine_tip = head + np.array([-30.0, 60.0, -24.0]) * m
-    anat.bone.append(Capsule(spine, spine_tip, 5.0, f"{side} ischial spine"))
+    hip.append(Capsule(spine, spine_tip, 5.0, f"{side} ischial spine"))
     anat.landmarks[f"sciatic_notch_{side}_lps"] = 0.5 * (p1 + spine_tip)  # 10 mm from bone: in the notch
 
     neck = unit(np.array([0.8, 0.15, -0.58]) * m)
     n_end = head + 46.0 * neck
-    anat.bone.append(Sphere(head, HEAD_RADIUS_MM, f"{side} femoral head"))
-    anat.bone.append(Capsule(head, n_end, 14.5, f"{side} femoral neck"))
+    femur.append(Sphere(head, HEAD_RADIUS_MM, f"{side} femoral head"))
+    femur.append(Capsule(head, n_end, 14.5, f"{side} femoral neck"))
     anat.fatty_marrow.append(Capsule(head + 20.0 * neck, n_end, 9.0, f"{side} femoral neck marrow"))
-    anat.bone.append(Sphere(n_end + np.array([6.0, 8.0, 8.0]) * m, 17.0, f"{side} greater trochanter"))
+    femur.append(Sphere(n_end + np.array([6.0, 8.0, 8.0]) * m, 17.0, f"{side} greater trochanter"))
     s1 = n_end + np.array([2.0, 4.0, -10.0]) * m
     s2 = s1 + np.array([-4.0, 0.0, -45.0]) * m
-    anat.bone.append(Capsule(s1, s2, 15.0, f"{side} femoral shaft"))
+    femur.append(Capsule(s1, s2, 15.0, f"{side} femoral shaft"))
     anat.medullary.append(Capsule(s1 + np.array([0, 0, -12.0]), s2, 8.0, f"{side} medullary canal"))
+    # kept free of fillets (a part buried just under an articular surface would make the blend bulge into the joint):
+    # the ball of the hip joint space and the slab medial to the ilium's sacroiliac face, whose rim is that face's
+    cavities = [Sphere(head, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM, f"{side} acetabular cavity"),
+                RoundBox(c_aur - s * 14.0 * e1, np.array([6.0, 28.0, 16.0]), rot, 3.0, f"{side} sacroiliac cavity")]
+    anat.bone.append(BlendedBone(hip, FILLET_RADIUS_MM, f"{side} hip bone", cavities))
+    anat.bone.append(BlendedBone(femur, FILLET_RADIUS_MM, f"{side} femur"))
     anat.landmarks[f"femoral_head_center_{side}_lps"] = head
     anat.landmarks[f"neck_axis_{side}_lps"] = neck
     anat.landmarks[f"neck_end_{side}_lps"] = n_end

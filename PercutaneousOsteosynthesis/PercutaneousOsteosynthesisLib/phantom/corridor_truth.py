@@ -20,23 +20,21 @@ from ..corridors.pathways import PATHWAYS, search_region
 from ..geometry.vectors import sphere_directions, unit
 from .anatomy import HEAD_RADIUS_MM, Anatomy, build_anatomy
 from .exact_depth import exact_depth_fn
-from .shapes import union_bounds, union_sdf
+from .shapes import union_sdf
 
-HIP_BONE_PARTS = ("ilium auricular part", "iliac wing", "acetabulum", "supra-acetabular pillar", "posterior column",
-                  "superior ramus", "iliac body", "ischium", "ischial spine")
 GRID_MM = 1.0
 
 
 def _hip_bone_points(anat: Anatomy, side: str) -> np.ndarray:
     """LPS points of a 1 mm grid inside the phantom's hip bone of ``side``."""
-    shapes = [s for s in anat.bone if s.name in {f"{side} {part}" for part in HIP_BONE_PARTS}]
-    lo, hi = union_bounds(shapes)
+    hip = anat.part(f"{side} hip bone")
+    lo, hi = hip.bounds()
     axes = [np.arange(a, b + GRID_MM, GRID_MM) for a, b in zip(lo, hi)]
     out = []
     for x in axes[0]:
         yy, zz = np.meshgrid(axes[1], axes[2], indexing="ij")
         p = np.column_stack([np.full(yy.size, x), yy.ravel(), zz.ravel()])
-        out.append(p[union_sdf(shapes, p) < 0])
+        out.append(p[hip.sdf_within(p, 0.0) < 0])
     return np.vstack(out)
 
 
@@ -65,10 +63,11 @@ def _hip_joint_space(anat: Anatomy, n: int = 6000):
     its acetabular cup, where the cup covers the head."""
     dirs = sphere_directions(n)
     pts = []
-    for cup in (s for s in anat.bone if s.name.endswith("acetabulum")):
+    cups = [anat.part(f"{side} acetabulum") for side in ("left", "right")]
+    for cup in cups:
         covered = dirs[dirs @ unit(cup.opening) < cup.cut]
         pts.append(np.asarray(cup.center, float) + 0.5 * (HEAD_RADIUS_MM + cup.inner) * covered)
-    half = 0.5 * (next(s for s in anat.bone if s.name.endswith("acetabulum")).inner - HEAD_RADIUS_MM)
+    half = 0.5 * (cups[0].inner - HEAD_RADIUS_MM)
     return cKDTree(np.vstack(pts)), half
 
 

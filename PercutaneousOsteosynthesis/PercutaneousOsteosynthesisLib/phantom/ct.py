@@ -18,6 +18,7 @@ from ..fileio.volume import CTVolume, write_image
 from ..geometry.frames import ImageGeometry
 from ..geometry.vectors import unit
 from .anatomy import Anatomy, build_anatomy
+from .shapes import clipped_union_sdf
 
 HU = {"air": -1000.0, "fat": -100.0, "muscle": 45.0, "joint": 55.0, "cortex": 1500.0, "cancellous": 250.0,
       "medullary": 10.0, "lesion": 40.0, "metal": 3000.0}
@@ -70,26 +71,6 @@ def covering_geometry(lo_lps, hi_lps, spacing, direction) -> ImageGeometry:
                          tuple(float(v) for v in d.ravel()))
 
 
-def _clipped_union(shapes, p: np.ndarray, cap: float) -> np.ndarray:
-    """Union signed distance, exact where below ``cap``: each shape is evaluated only inside its box grown by ``cap``."""
-    out = np.full(len(p), np.inf)
-    if len(p) == 0:
-        return out
-    cols = [np.ascontiguousarray(p[:, a]) for a in range(3)]  # 1D comparisons are much cheaper than (N, 3) reductions
-    p_lo = np.array([c.min() for c in cols])
-    p_hi = np.array([c.max() for c in cols])
-    for s in shapes:
-        lo, hi = s.bounds()
-        if np.any(p_hi < lo - cap) or np.any(p_lo > hi + cap):
-            continue  # the shape's box misses all the points
-        m = (cols[0] >= lo[0] - cap) & (cols[0] <= hi[0] + cap)
-        for a in (1, 2):
-            m &= (cols[a] >= lo[a] - cap) & (cols[a] <= hi[a] + cap)
-        if m.any():
-            out[m] = np.minimum(out[m], s.sdf(p[m]))
-    return out
-
-
 def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty_marrow: bool = False) -> np.ndarray:
     """HU at LPS points p (N, 3), sampled at the points (no partial volume)."""
     a, b = anat.body_semi_axes
@@ -105,19 +86,19 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
         return out
     q = p[near]
     v = out[near]
-    bone_d = _clipped_union(anat.bone, q, cortex_mm + 2.0)
+    bone_d = clipped_union_sdf(anat.bone, q, cortex_mm + 2.0)
     if anat.nogo:  # the neural tunnels are soft tissue lined by cortex
-        bone_d = np.maximum(bone_d, -_clipped_union(anat.nogo, q, cortex_mm + 2.0))
+        bone_d = np.maximum(bone_d, -clipped_union_sdf(anat.nogo, q, cortex_mm + 2.0))
     inside = bone_d < 0
     # the cortex layer is closed at its inner boundary: on a grid whose planes coincide with a surface, a 1 mm cortex
     # sampled every 1 mm has a sample on each boundary and would otherwise show none
     v = np.where(inside, np.where(-bone_d <= cortex_mm, hu["cortex"], hu["cancellous"]), v)
     marrow = anat.medullary + (anat.fatty_marrow if fatty_marrow else [])
-    v = np.where(inside & (-bone_d > cortex_mm) & (_clipped_union(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
-    v = np.where(~inside & (_clipped_union(anat.joints, q, 0.0) < 0), hu["joint"], v)
+    v = np.where(inside & (-bone_d > cortex_mm) & (clipped_union_sdf(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
+    v = np.where(~inside & (clipped_union_sdf(anat.joints, q, 0.0) < 0), hu["joint"], v)
     for les in anat.lesions:
         v = np.where(np.linalg.norm(q - les.center, axis=1) < les.radius, hu["lesion"], v)
-    v = np.where(_clipped_union(anat.metal, q, 0.0) < 0, hu["metal"], v)
+    v = np.where(clipped_union_sdf(anat.metal, q, 0.0) < 0, hu["metal"], v)
     out[near] = v
     return out
 
@@ -181,13 +162,13 @@ def _monte_carlo_volumes(anat: Anatomy, cortex_mm: float, n: int = 2_000_000, se
     chunk = 500_000
     for start in range(0, n, chunk):
         p = lo + rng.random((min(chunk, n - start), 3)) * (hi - lo)
-        d = _clipped_union(anat.bone, p, cortex_mm + 1.0)
+        d = clipped_union_sdf(anat.bone, p, cortex_mm + 1.0)
         if anat.nogo:
-            tunnel = _clipped_union(anat.nogo, p, cortex_mm + 1.0)
+            tunnel = clipped_union_sdf(anat.nogo, p, cortex_mm + 1.0)
             counts["nogo"] += int(((d < 0) & (tunnel < 0)).sum())
             d = np.maximum(d, -tunnel)
         inside = d < 0
-        metal = _clipped_union(anat.metal, p, 0.0) < 0
+        metal = clipped_union_sdf(anat.metal, p, 0.0) < 0
         in_lesion = np.zeros(len(p), bool)
         for l in anat.lesions:
             in_lesion |= inside & (np.linalg.norm(p - l.center, axis=1) < l.radius)
@@ -207,9 +188,9 @@ def _lesion_in_bone_ml(anat: Anatomy, lesion, n: int = 400_000, seed: int = 1234
     rng = np.random.default_rng(seed)
     d = rng.normal(size=(n, 3))
     p = lesion.center + lesion.radius * d / np.linalg.norm(d, axis=1)[:, None] * rng.random((n, 1)) ** (1.0 / 3.0)
-    inside = _clipped_union(anat.bone, p, 1.0) < 0
+    inside = clipped_union_sdf(anat.bone, p, 1.0) < 0
     if anat.nogo:
-        inside &= _clipped_union(anat.nogo, p, 1.0) >= 0
+        inside &= clipped_union_sdf(anat.nogo, p, 1.0) >= 0
     return float(4.0 / 3.0 * np.pi * lesion.radius ** 3 * inside.mean() / 1000.0)
 
 
@@ -259,7 +240,7 @@ def _screw_paths(anat: Anatomy) -> list[dict]:
     tip = head + 10.0 * unit(a2 - head)
     paths.append(path_truth(anat, "left supra-acetabular into the hip joint (unsafe)", entry, tip, 7.3, False))
     # a screw leaving the left iliac wing through its inner table
-    wing = next(s for s in anat.bone if s.name == "left iliac wing")
+    wing = anat.part("left iliac wing")
     entry = wing.center - 20.0 * wing.rotation[:, 0]
     tip = wing.center + 30.0 * wing.rotation[:, 0] + 12.0 * wing.rotation[:, 2]
     paths.append(path_truth(anat, "left iliac wing exiting the inner table (unsafe)", entry, tip, 6.5, False))

@@ -1,7 +1,8 @@
 """Solid shapes with exact signed distance functions (mm, LPS), the building blocks of the CT phantom.
 
 Each shape's ``sdf(points)`` is the exact Euclidean signed distance to its surface (negative inside).
-Unions of shapes are exact outside (the minimum); inside they bound the depth from below.
+Unions of shapes are exact outside (the minimum); inside they bound the depth from below. A bone whose parts are
+joined by fillets is a :class:`phantom.blended.BlendedBone` (its field bounds the distance near the fillets).
 """
 
 from __future__ import annotations
@@ -29,6 +30,23 @@ class Shape:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def sdf_within(self, p: np.ndarray, cap: float, cols=None) -> np.ndarray:
+        """The signed distance at points ``p`` (N, 3) where it is below ``cap``; elsewhere a value >= ``cap`` (inf
+        outside the shape's box grown by ``cap``, where the shape is not evaluated). ``cols``: p's columns, contiguous."""
+        out = np.full(len(p), np.inf)
+        m = in_box(p if cols is None else cols, *self.bounds(), cap)
+        if m.any():
+            out[m] = self.sdf(p[m])
+        return out
+
+    def surface_start(self, p: np.ndarray) -> np.ndarray:
+        """Where :func:`surface_foot`'s Newton steps start from points ``p`` (N, 3): the points themselves."""
+        return p
+
+    def near_surface(self, p: np.ndarray, shell: float) -> np.ndarray:
+        """True for points ``p`` (N, 3) within ``shell`` mm of the surface (|signed distance| < shell)."""
+        return np.abs(self.sdf_within(p, shell)) < shell
 
 
 @dataclass
@@ -120,11 +138,24 @@ class CupShell(Shape):
         return c - self.outer, c + self.outer
 
 
-def surface_foot(shape: Shape, p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
-    """The nearest points of ``shape``'s surface to points ``p`` (N, 3): each moved along the gradient of the exact
-    signed distance (central differences of ``eps`` mm) by minus that distance."""
-    g = np.stack([(shape.sdf(p + eps * e) - shape.sdf(p - eps * e)) / (2 * eps) for e in np.eye(3)], axis=-1)
-    return p - shape.sdf(p)[:, None] * g
+def surface_foot(shape: Shape, p: np.ndarray, eps: float = 1e-4, tol: float = 1e-5, steps: int = 12) -> np.ndarray:
+    """Points of ``shape``'s surface (zero level) reached from points ``p`` (N, 3) along the gradient of its field
+    (central differences of ``eps`` mm): Newton steps p - f grad / |grad|^2 until |f| < ``tol`` mm. For an exact
+    signed distance the first step lands on the nearest surface point; a blended bone starts from its nearest
+    part's surface and takes a few steps near its fillets. Points that do not converge (none seen on the phantom) are
+    returned where they stopped."""
+    p = np.array(shape.surface_start(np.asarray(p, float)), float)
+    todo = np.arange(len(p))
+    for _ in range(steps):
+        q = p[todo]
+        f = shape.sdf(q)
+        moving = np.abs(f) >= tol
+        todo, q, f = todo[moving], q[moving], f[moving]
+        if len(todo) == 0:
+            break
+        g = np.stack([(shape.sdf(q + eps * e) - shape.sdf(q - eps * e)) / (2 * eps) for e in np.eye(3)], axis=-1)
+        p[todo] = q - (f / np.maximum((g * g).sum(-1), 1e-12))[:, None] * g
+    return p
 
 
 def union_sdf(shapes, p: np.ndarray) -> np.ndarray:
@@ -139,3 +170,35 @@ def union_bounds(shapes) -> tuple[np.ndarray, np.ndarray]:
     lo = np.min([s.bounds()[0] for s in shapes], axis=0)
     hi = np.max([s.bounds()[1] for s in shapes], axis=0)
     return lo, hi
+
+
+def columns(p: np.ndarray) -> list:
+    """The x, y and z columns of points ``p`` (N, 3), each contiguous: 1D comparisons are much cheaper than (N, 3)
+    reductions."""
+    return [np.ascontiguousarray(p[:, a]) for a in range(3)]
+
+
+def in_box(p, lo, hi, grow: float) -> np.ndarray:
+    """True for points inside the box [lo, hi] grown by ``grow`` mm; ``p``: (N, 3) or its :func:`columns`."""
+    cols = columns(p) if isinstance(p, np.ndarray) else p
+    m = (cols[0] >= lo[0] - grow) & (cols[0] <= hi[0] + grow)
+    for a in (1, 2):
+        m &= (cols[a] >= lo[a] - grow) & (cols[a] <= hi[a] + grow)
+    return m
+
+
+def clipped_union_sdf(shapes, p: np.ndarray, cap: float) -> np.ndarray:
+    """Union signed distance at points ``p`` (N, 3), exact where below ``cap`` (each shape evaluated only near its
+    box, :meth:`Shape.sdf_within`)."""
+    out = np.full(len(p), np.inf)
+    if len(p) == 0:
+        return out
+    cols = columns(p)
+    p_lo = np.array([c.min() for c in cols])
+    p_hi = np.array([c.max() for c in cols])
+    for s in shapes:
+        lo, hi = s.bounds()
+        if np.any(p_hi < lo - cap) or np.any(p_lo > hi + cap):
+            continue  # the shape's box misses all the points
+        np.minimum(out, s.sdf_within(p, cap, cols), out=out)
+    return out

@@ -150,7 +150,7 @@ def test_elderly_bone_on_axis_aligned_grids(anatomy, direction, spacing):
     a1, a2 = anatomy.landmarks["supra_acetabular_axis_right_lps"]
     axis = (a2 - a1) / np.linalg.norm(a2 - a1)
     out = lesion.center - a1 - np.dot(lesion.center - a1, axis) * axis
-    pillar = next(s for s in anatomy.bone if s.name == "right supra-acetabular pillar")
+    pillar = anatomy.part("right supra-acetabular pillar")
     beyond = a1 + np.dot(lesion.center - a1, axis) * axis + (pillar.radius + 3.0) * out / np.linalg.norm(out)
     assert np.linalg.norm(beyond - lesion.center) < lesion.radius - 1.0 and anatomy.envelope_sdf(beyond[None])[0] > 2.9
     with pytest.raises(PosteoInputError, match="outside bone"):

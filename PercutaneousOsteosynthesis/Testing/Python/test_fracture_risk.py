@@ -32,7 +32,7 @@ def _femur(phantom_bone, side="left"):
 def _truth_trochanteric_end(anatomy, side="left"):
     """The same definition on the analytic femur: the level where its horizontal cross-section first exceeds
     SHAFT_AREA_FACTOR x the shaft's, going up (Monte Carlo areas, 1 mm bins)."""
-    femur = [s for s in anatomy.bone if s.name.startswith(f"{side} femoral") or s.name.startswith(f"{side} greater")]
+    femur = [anatomy.part(f"{side} femur")]
     lo, hi = np.array([40.0, -60.0, -140.0]), np.array([140.0, 50.0, -20.0])
     if side == "right":
         lo, hi = np.array([-140.0, -60.0, -140.0]), np.array([-40.0, 50.0, -20.0])
@@ -91,7 +91,7 @@ def test_axial_cortical_involvement_of_a_femur_lesion(phantom_bone, anatomy):
     of the analytic surface (truth), flagged over 30 mm; a 16 mm one is not flagged."""
     femur = _femur(phantom_bone)
     level = trochanteric_end_z_lps(phantom_bone, femur, femur["head_centre_lps"][2])
-    shaft = next(s for s in anatomy.bone if s.name == "left femoral shaft")
+    shaft = anatomy.part("left femoral shaft")
     a = np.asarray(shaft.a, float)
     lateral = a + np.array([15.0, 0.0, 0.0])
     for length, flagged in ((40.0, True), (16.0, False)):

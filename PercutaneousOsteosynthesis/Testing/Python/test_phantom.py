@@ -61,3 +61,54 @@ def test_covering_geometry_covers_the_box():
 
 def test_hu_table_is_ct_like():
     assert HU["air"] == -1000 and 1200 <= HU["cortex"] <= 1800 and 150 <= HU["cancellous"] <= 350 and 20 <= HU["lesion"] <= 60
+
+
+def test_a_fillet_rounds_a_corner_and_fills_a_thin_crevice_only():
+    """Two boxes blended with radius k: the concave corner between them gets the polynomial fillet (on the bisector
+    its surface lies k / (2 sqrt 2) from the corner, where both fields are k/4), a crevice narrower than k/2
+    is filled, a wider one is not, and far from the junction the field is each box's own distance."""
+    from PercutaneousOsteosynthesisLib.phantom.blended import BlendedBone
+    from PercutaneousOsteosynthesisLib.phantom.shapes import RoundBox, surface_foot
+
+    k = 4.0
+    floor = RoundBox(np.array([0.0, 0.0, -10.0]), np.array([40.0, 40.0, 10.0]), np.eye(3), 0.0)
+    wall = RoundBox(np.array([-10.0, 0.0, 10.0]), np.array([10.0, 40.0, 30.0]), np.eye(3), 0.0)  # corner along y at x=z=0
+    bone = BlendedBone([floor, wall], k)
+    s = np.linspace(0.0, 3.0, 30001)
+    on_bisector = np.column_stack([s / np.sqrt(2.0), np.zeros_like(s), s / np.sqrt(2.0)])
+    crossing = s[np.flatnonzero(bone.sdf(on_bisector) >= 0.0)[0]]
+    assert crossing == pytest.approx(k / (2.0 * np.sqrt(2.0)), abs=1e-3)  # s along (1, 0, 1)/sqrt 2: both fields s/sqrt 2 = k/4
+    far = np.array([[20.0, 5.0, 3.0], [-5.0, 5.0, 45.0], [25.0, -30.0, -4.0]])
+    assert np.allclose(bone.sdf(far), np.minimum(floor.sdf(far), wall.sdf(far)), atol=1e-12)
+    for gap, filled in ((1.0, True), (3.0, False)):
+        left = RoundBox(np.array([-10.0 - gap / 2, 0.0, 0.0]), np.array([10.0, 20.0, 20.0]), np.eye(3), 0.0)
+        right = RoundBox(np.array([10.0 + gap / 2, 0.0, 0.0]), np.array([10.0, 20.0, 20.0]), np.eye(3), 0.0)
+        mid = BlendedBone([left, right], k).sdf(np.zeros((1, 3)))[0]
+        assert mid == pytest.approx(gap / 2 - k / 4, abs=1e-12) and (mid < 0) == filled
+    rng = np.random.default_rng(3)
+    p = rng.uniform(-6.0, 6.0, (2000, 3))
+    foot = surface_foot(bone, p[np.abs(bone.sdf(p)) < 2.0])
+    assert np.abs(bone.sdf(foot)).max() < 1e-4
+
+
+def test_joint_spaces_keep_their_exact_width(anatomy):
+    """No fillet enters a joint: the hip joint space is 3 mm wide wherever the cup covers the head (the bone's
+    distance is the distance to the head or to the cup's inner sphere), and each sacroiliac gap is 3 mm between the
+    sacrum's face and the ilium's over the whole auricular face."""
+    from PercutaneousOsteosynthesisLib.geometry.vectors import sphere_directions
+    from PercutaneousOsteosynthesisLib.phantom.anatomy import HEAD_RADIUS_MM, HIP_JOINT_SPACE_MM, SI_JOINT_GAP_MM
+
+    dirs = sphere_directions(4000)
+    rng = np.random.default_rng(5)
+    for side, s in (("left", 1.0), ("right", -1.0)):
+        head = anatomy.landmarks[f"femoral_head_center_{side}_lps"]
+        covered = dirs[dirs @ anatomy.part(f"{side} acetabulum").opening < 0.0]
+        for r in np.linspace(HEAD_RADIUS_MM + 0.1, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM - 0.1, 7):
+            expected = min(r - HEAD_RADIUS_MM, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM - r)
+            assert np.allclose(anatomy.bone_sdf(head + r * covered), expected, atol=1e-9), (side, r)
+        c, e1, e2, e3 = anatomy.landmarks["sacrum_frame"]
+        face = rng.uniform(-1.0, 1.0, (3000, 2)) * [25.0, 13.0]  # the flat part of the faces (half 28 x 16, rounded 3)
+        for x in np.linspace(45.1, 45.0 + SI_JOINT_GAP_MM - 0.1, 7):
+            pts = c + s * x * e1 + face[:, :1] * e2 + face[:, 1:] * e3
+            expected = min(x - 45.0, 45.0 + SI_JOINT_GAP_MM - x)
+            assert np.allclose(anatomy.bone_sdf(pts), expected, atol=1e-9), (side, x)

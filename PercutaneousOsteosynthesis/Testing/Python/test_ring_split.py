@@ -31,7 +31,7 @@ def test_elderly_pelvis_at_2_mm_is_split_at_its_sacroiliac_joints():
     assert len(joint) * bone.geometry.voxel_volume_mm3 > 2000.0
     # the crossable joint: in the true gap (3 mm wide) within a working voxel and the 2 mm scan's blur
     assert np.mean(union_sdf(anatomy.joints, joint) < 2.0) > 0.9
-    sacrum_shape = [s for s in anatomy.bone if s.name == "sacrum"]
+    sacrum_shape = [anatomy.part("sacrum")]
     sacrum = _voxels_lps(bone, bone.component_labels == names["sacrum"]["label"])
     assert np.mean(union_sdf(sacrum_shape, sacrum) < 2.0) > 0.95
     for side in ("left", "right"):
