@@ -45,19 +45,11 @@ def open_surface(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, bone_thres
     """Index [k, j, i] (N, 3, raster order) of the envelope voxels next to the background (6 neighbours; ``keep_out``
     voxels, e.g. a crossable joint, and voxels beyond the array are not background) with no voxel at or above
     ``bone_threshold_hu`` within ``reach_mm`` (the ball of ``morphology.dilate``).  Read at the envelope's voxels below
-    that threshold only (a surface voxel on cortex is never open): no whole-grid dilation."""
+    that threshold only (a surface voxel on cortex is never open): no whole-grid ball dilation."""
     background = env_labels == 0
     if keep_out is not None:
         np.copyto(background, False, where=keep_out)
-    # envelope voxels with a background voxel among their 6 neighbours (no fresh whole-grid array beyond two masks:
-    # first-touched memory is costly)
-    touching = np.zeros(env_labels.shape, bool)
-    for axis in range(3):
-        lower = [slice(None)] * 3
-        upper = [slice(None)] * 3
-        lower[axis], upper[axis] = slice(None, -1), slice(1, None)
-        touching[tuple(lower)] |= background[tuple(upper)]
-        touching[tuple(upper)] |= background[tuple(lower)]
+    touching = morphology.dilate(background, 1)  # voxels with a background voxel among their 6 neighbours
     np.not_equal(env_labels, 0, out=background)
     touching &= background
     del background

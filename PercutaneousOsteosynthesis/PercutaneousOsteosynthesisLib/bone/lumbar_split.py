@@ -26,6 +26,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry.bounding_box import bounding_box
+from ..geometry.voxel_index import lps_coordinate_of_box
+from .components import component_summary
 
 SEARCH_DEPTH_MM = 90.0
 COLUMN_HALF_WIDTH_MM = 12.0
@@ -48,7 +50,7 @@ def split_lumbar(env_labels: np.ndarray, hu: np.ndarray, geometry, sacrum: int, 
     box = bounding_box(env_labels == sacrum) if box is None else box
     if box is None:
         return None
-    z = _lps_axis(geometry, box, 2)
+    z = lps_coordinate_of_box(geometry, box, 2)
     own = env_labels[box] == sacrum
     if not own.any():
         return None
@@ -56,8 +58,8 @@ def split_lumbar(env_labels: np.ndarray, hu: np.ndarray, geometry, sacrum: int, 
     sub = bounding_box(region)
     box = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sub))
     own, region, z = own[sub], region[sub], z[sub]
-    dx = np.abs(_lps_axis(geometry, box, 0) - np.float32(x_mid_lps))
-    y = _lps_axis(geometry, box, 1)
+    dx = np.abs(lps_coordinate_of_box(geometry, box, 0) - np.float32(x_mid_lps))
+    y = lps_coordinate_of_box(geometry, box, 1)
     bone = np.asarray(hu[box]) >= bone_threshold_hu
     column = region & (dx < COLUMN_HALF_WIDTH_MM)
     if not column.any():
@@ -128,22 +130,11 @@ def _find_disc(y: np.ndarray, z: np.ndarray, bone: np.ndarray):
     return tilt, level, slab
 
 
-def _lps_axis(geometry, box, row: int) -> np.ndarray:
-    """LPS coordinate ``row`` (0: x, 1: y, 2: z; mm, float32) of every voxel of ``box`` (slices k, j, i), from the
-    grid's affine map."""
-    a, b, c = (np.float32(v) for v in geometry.ijk_to_lps_matrix()[row, :3])
-    origin = np.float32(geometry.ijk_to_lps([s.start for s in box][::-1])[row])
-    k, j, i = (np.arange(s.stop - s.start, dtype=np.float32) for s in box)
-    return origin + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None]
-
-
 def split_lumbar_component(env_labels: np.ndarray, hu: np.ndarray, geometry, comps: list, bone_threshold_hu: float,
                            x_mid_lps: float) -> dict | None:
     """:func:`split_lumbar` on the component dict of ``comps`` named "sacrum" (by the sacroiliac joint search); its
     summary is read again and the lumbar part's appended with ``lumbar`` True (``name_components`` names it). Returns
     the disc's plane as :func:`split_lumbar` does, or None."""
-    from .components import component_summary
-
     sacrum = next((c for c in comps if c.get("name") == "sacrum"), None)
     if sacrum is None:
         return None

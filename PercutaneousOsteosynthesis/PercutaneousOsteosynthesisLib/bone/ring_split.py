@@ -30,7 +30,7 @@ from scipy import ndimage
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
 from ..geometry.resample import block_max, unblock
-from ..geometry.voxel_index import nonzero_kji
+from ..geometry.voxel_index import lps_coordinate_of_box, nonzero_kji
 from .joints import MIN_VALLEY_DEPTH, valley_depth
 
 SACRUM_SEED_MM = 15.0
@@ -137,15 +137,8 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
 
 
 def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:
-    """LPS x and y (mm, float32) of every voxel of ``box`` (slices k, j, i), from the grid's affine map."""
-    m = geometry.ijk_to_lps_matrix()[:3, :3]  # (i, j, k) steps to LPS
-    origin = geometry.ijk_to_lps([s.start for s in box][::-1])
-    k, j, i = (np.arange(s.stop - s.start, dtype=np.float32) for s in box)
-    out = []
-    for row in (0, 1):
-        a, b, c = (np.float32(v) for v in m[row])
-        out.append(np.float32(origin[row]) + a * i[None, None, :] + b * j[None, :, None] + c * k[:, None, None])
-    return out[0], out[1]
+    """LPS x and y (mm, float32) of every voxel of ``box`` (slices k, j, i)."""
+    return lps_coordinate_of_box(geometry, box, 0), lps_coordinate_of_box(geometry, box, 1)
 
 
 def _max_around(a: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .shapes import Shape, clipped_union_sdf, in_box, surface_foot, union_bounds, union_sdf
+from .shapes import Shape, clipped_union_sdf, columns, in_box, surface_foot, union_bounds, union_sdf
 
 FAR_MM = 1e9  # the field of a part not evaluated (farther than the requested cap): finite, so no inf - inf
 
@@ -60,7 +60,7 @@ class BlendedBone(Shape):
 
     def _parts(self, p, reach, cols=None):
         """The parts' fields at ``p`` (parts x N), each evaluated within ``reach`` of its box (``FAR_MM`` elsewhere)."""
-        cols = cols if cols is not None else [np.ascontiguousarray(p[:, a]) for a in range(3)]
+        cols = cols if cols is not None else columns(p)
         v = np.full((len(self.members), len(p)), FAR_MM)
         for i, m in enumerate(self.members):
             sel = in_box(cols, *m.bounds(), reach)
