@@ -20,6 +20,9 @@ still shows in the CT as a dark sheet between two bright subchondral plates.
    least ``MIN_JOINT_FRACTION`` of the sacrum's voxels along each interface lie within a voxel of a valley (the
    joint space, dark or blurred): a real joint, not a fused one or a cut through solid bone. Those sacrum voxels
    become the crossable joint.
+6. One hip bone may already be a bone of its own, its joint resolved by the candidate bone (on a 3 mm CT one joint's
+   valley can show where the other's does not): the sacrum and the other hip bone are then split alike, the absent
+   side having no seeds (it must hold none of the component beyond the work slab).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ COST_SCALE = 1000.0  # valley depth (a fraction) to the watershed's integer cost
 
 def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kji, bone_threshold_hu: float,
                       x_mid_lps: float, objects: list | None = None) -> dict | None:
-    """Split the largest midline component of ``env_labels`` (in place) into sacrum and hip bones (see module doc).
+    """Split the largest midline component of ``env_labels`` (in place) into sacrum and hip bones, or sacrum and one hip
+    bone (see module doc).
 
     ``bone_threshold_hu``: the model's candidate-bone threshold; ``reach_kji``: a joint's half width plus one original
     voxel, in voxels per axis; ``x_mid_lps``: the midline (LPS x, mm). Returns ``{"sacrum": label, "hip bones":
@@ -80,12 +84,20 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     hu_w = np.asarray(hu[box][work], np.float32)
     bone = ring & (hu_w >= bone_threshold_hu)
     seeds = np.zeros(ring.shape, np.int16)
+    hips = []  # the sides (2 left, 3 right) whose hip bone is in this component
     for value, sel in ((1, (np.abs(dxw) < SACRUM_SEED_MM) & (yw > y_centre)), (2, dxw > HIP_SEED_MM), (3, dxw < -HIP_SEED_MM)):
         sel &= bone
-        if not sel.any():
+        if sel.any():
+            seeds[sel] = value
+            hips += [value] if value > 1 else []
+        elif value == 1:
             return None
-        seeds[sel] = value
     del yw
+    # one hip bone may already be a bone of its own (its joint resolved by the candidate bone): the other is split off
+    # alone; a side without seeds must then hold no part of the component beyond the work slab
+    if not hips or any(np.any(ring_box & (dx > HIP_SEED_MM + SEED_BAND_MM if side == 2 else dx < -HIP_SEED_MM - SEED_BAND_MM))
+                       for side in (2, 3) if side not in hips):
+        return None
     depth = valley_depth(hu_w, reach_kji, bone_threshold_hu)
     # the flood runs on blocks of 2 x 2 x 2 voxels: a block is bone where any voxel is, costs its deepest valley (a
     # joint one voxel wide still bars the way) and is seeded by its seeds (the largest label where several meet)
@@ -114,11 +126,11 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     parts_box[work][ring] = parts[ring]
     voxel_ml = geometry.voxel_volume_mm3 / 1000.0
     sizes = [np.count_nonzero(parts_box == v) for v in range(4)]  # not np.bincount: it widens the box to int64
-    if sizes[1] * voxel_ml < MIN_SACRUM_ML or min(sizes[2], sizes[3]) * voxel_ml < MIN_HIP_ML:
+    if sizes[1] * voxel_ml < MIN_SACRUM_ML or min(sizes[h] for h in hips) * voxel_ml < MIN_HIP_ML:
         return None
     sacrum = parts == 1
     joint = np.zeros(ring.shape, bool)
-    for hip in (2, 3):
+    for hip in hips:
         interface = sacrum & morphology.dilate(parts == hip, 1)  # its 6 neighbours
         if not interface.any() or (_max_around(depth, interface) > MIN_VALLEY_DEPTH).mean() < MIN_JOINT_FRACTION:
             return None
@@ -129,11 +141,12 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     view = env_labels[box]
     view[ring_box] = 0
     view[(parts_box == 1) & ~joint_box] = lab
-    view[parts_box == 2] = first_new
-    view[parts_box == 3] = first_new + 1
+    new_labels = [first_new + n for n in range(len(hips))]
+    for hip, new_label in zip(hips, new_labels):
+        view[parts_box == hip] = new_label
     full = np.zeros(env_labels.shape, bool)
     full[box] = joint_box
-    return {"sacrum": lab, "hip bones": [first_new, first_new + 1], "joint": full}
+    return {"sacrum": lab, "hip bones": new_labels, "joint": full}
 
 
 def _lps_xy(geometry, box) -> tuple[np.ndarray, np.ndarray]:

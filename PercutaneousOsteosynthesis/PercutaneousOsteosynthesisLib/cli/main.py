@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("phantom", help="write the built-in CT phantom and its ground truth")
     p.add_argument("out", help="output image (.nrrd, .nii.gz, .mha); OUT.truth.json is written beside it")
-    p.add_argument("--spacing", type=float, default=1.0, help="voxel size in mm (default 1)")
+    p.add_argument("--spacing", type=float, default=1.0, help="voxel size in mm (default 1); coarser than 1 mm: rendered at 1 mm or finer "
+                   "and averaged, with the partial volume of a thick reconstruction")
     p.add_argument("--direction", choices=["identity", "flipped", "oblique"], default="oblique")
     p.add_argument("--osteoporotic", action="store_true", help="thin cortex and low-density cancellous bone (= --preset osteoporotic)")
     p.add_argument("--preset", choices=sorted(PHANTOM_PRESETS), default=None,

@@ -78,13 +78,24 @@ def test_elderly_bone_at_staging_spacings(elderly, anatomy, spacing):
     for side in ("left", "right"):
         femur = next(c for c in bone.components if c["name"] == f"{side} femur")
         assert np.linalg.norm(np.array(femur["head_centre_lps"]) - truth["landmarks"][f"femoral_head_center_{side}_lps"]) < 2.0 * spacing
-    if spacing == 1.0:
+    if spacing < 3.0:  # 3 mm oblique: both sacroiliac joints blurred shut, the ring stays one bone
         assert {"left hip bone", "right hip bone", "sacrum"} <= names
+        _assert_sacrum_is_the_sacrum(bone, anatomy)
+    if spacing == 1.0:
         # the greater sciatic notches, in the soft tissue behind each acetabulum, on thin osteoporotic bone too
         for side in ("left", "right"):
             notch = next(n for n in bone.nogo_structures() if n.name == f"{side} greater sciatic notch")
             centre = np.array(truth["landmarks"][f"sciatic_notch_{side}_lps"])
             assert np.linalg.norm(notch.points_lps - centre, axis=1).min() < 1.5
+
+
+def _assert_sacrum_is_the_sacrum(bone, anatomy):
+    """The bone named sacrum holds less than 2 mL farther from the midline than the analytic sacrum (+ 5 mm)."""
+    lo, hi = anatomy.part("sacrum").bounds()
+    sacrum = next(c for c in bone.components if c["name"] == "sacrum")
+    x = bone.component_points_lps(sacrum)[:, 0]
+    beyond = np.count_nonzero((x < lo[0] - 5.0) | (x > hi[0] + 5.0)) * bone.geometry.voxel_volume_mm3 / 1000.0
+    assert beyond < 2.0, beyond
 
 
 def _assert_volume_and_paths(bone, truth: dict, spacing: float):
@@ -142,7 +153,10 @@ def test_elderly_bone_on_axis_aligned_grids(anatomy, direction, spacing):
     bone = build_bone_model(ct)
     _assert_volume_and_paths(bone, truth, spacing)
     _assert_no_crater(bone, anatomy)
-    assert {"left femur", "right femur"} <= {c["name"] for c in bone.components}
+    # every bone recognised: the sacroiliac joint that the candidate bone did not resolve is split on its own (at 3 mm
+    # one hip bone came out separate and the other was named "sacrum" with the real sacrum, 590 mL)
+    assert {"left femur", "right femur", "left hip bone", "right hip bone", "sacrum"} <= {c["name"] for c in bone.components}
+    _assert_sacrum_is_the_sacrum(bone, anatomy)
     # the first guess of a lesion's surroundings stays away from the averaged cortex, else the threshold rises
     # above the cancellous bone and the lesion floods it (was +840 %)
     _assert_lesions(ct, bone, truth, spacing)
