@@ -290,7 +290,8 @@ def write_phantom(out_path, progress=None, corridors: bool = False, **kwargs) ->
 
         truth["corridors"] = corridor_truth(build_anatomy(kwargs.get("closed_pathway")))
     write_image(out_path, ct.array.astype(np.int16), ct.geometry)
-    stem = out_path.name.split(".")[0]
+    name = out_path.name  # the image's extension off (``.nii.gz`` is two), not everything after the first dot ("ct_1.5mm")
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else out_path.stem
     truth_path = out_path.with_name(stem + ".truth.json")
     write_json_atomic(truth_path, truth)
     return out_path, truth_path

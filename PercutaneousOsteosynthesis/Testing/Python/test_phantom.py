@@ -48,6 +48,9 @@ def test_phantom_is_deterministic_and_file_roundtrip(tmp_path):
     ca, cb = read_ct(a), read_ct(b)
     assert np.array_equal(ca.array, cb.array)
     assert ta.name == "p.truth.json" and ta.exists()
+    # a name with dots of its own keeps them: two spacings' truths do not overwrite each other
+    _, t15 = write_phantom(tmp_path / "ct_1.5mm.nii.gz", spacing=4.0)
+    assert t15.name == "ct_1.5mm.truth.json" and t15.exists()
     assert np.allclose(ca.geometry.direction_matrix, np.diag([-1, -1, 1]))
 
 
