@@ -7,7 +7,7 @@ valley of the distance map. The disc does show in the anterior column: a slab of
 where the vertebral bodies' cross-section is almost free of bone.
 
 1. The column: the sacrum's voxels within ``COLUMN_HALF_WIDTH_MM`` of the midline and ``SEARCH_DEPTH_MM`` of its top
-   (LPS z), cut into 1 mm levels across a plane tilted by 0 to ``MAX_TILT_DEG`` about the left-right axis (the disc
+   (LPS z), cut into 1 mm levels (or the grid's coarsest spacing) across a plane tilted by 0 to ``MAX_TILT_DEG`` about the left-right axis (the disc
    rises backward: the lumbosacral angle); per level the vertebral body is the column's front ``BODY_DEPTH_MM``.
 2. The disc is a level whose body holds at most ``DISC_MAX_BONE_FRACTION`` of the bone voxels (at or above the model's
    bone threshold) of the bodies ``BODY_CHECK_MM`` above and below it (each their median over that depth): the lowest
@@ -39,6 +39,7 @@ BODY_CHECK_MM = 8.0
 DISC_MAX_BONE_FRACTION = 0.2
 DISC_LEVEL_FRACTION = 2.0  # the disc's slab: the levels around its least bone count holding at most this times that
 MIN_LUMBAR_ML = 15.0
+LEVEL_MM = 1.0  # the levels' thickness (at least the grid's coarsest spacing)
 
 
 def split_lumbar(env_labels: np.ndarray, hu: np.ndarray, geometry, sacrum: int, new_label: int, bone_threshold_hu: float,
@@ -64,7 +65,7 @@ def split_lumbar(env_labels: np.ndarray, hu: np.ndarray, geometry, sacrum: int, 
     column = region & (dx < COLUMN_HALF_WIDTH_MM)
     if not column.any():
         return None
-    disc = _find_disc(y[column], z[column], bone[column])
+    disc = _find_disc(y[column], z[column], bone[column], max(LEVEL_MM, float(max(geometry.spacing))))
     if disc is None:
         return None
     tilt, level, slab = disc
@@ -91,16 +92,17 @@ def split_lumbar(env_labels: np.ndarray, hu: np.ndarray, geometry, sacrum: int, 
     return {"label": new_label, "normal_lps": [0.0, -float(s_n), float(c_n)], "offset_mm": float(level), "tilt_deg": float(tilt)}
 
 
-def _find_disc(y: np.ndarray, z: np.ndarray, bone: np.ndarray):
-    """(tilt in degrees, the disc's middle level, (low, high) levels of its slab) of the column's points (LPS y, z and
-    whether bone) or None: see module doc, step 2."""
+def _find_disc(y: np.ndarray, z: np.ndarray, bone: np.ndarray, level_mm: float = LEVEL_MM):
+    """(tilt in degrees, the disc's middle level, (low, high) levels of its slab; in mm along the disc's normal) of the
+    column's points (LPS y, z and whether bone) or None: see module doc, step 2. ``level_mm``: the levels' thickness, no
+    less than the grid's coarsest spacing (on a 1.5 mm grid every third 1 mm level held no voxel centre: a "disc")."""
     found = []
-    check = int(round(BODY_CHECK_MM))
+    check = max(1, int(round(BODY_CHECK_MM / level_mm)))
     yi = np.floor(y - y.min()).astype(np.intp)
     for tilt in np.arange(0.0, MAX_TILT_DEG + 1e-6, TILT_STEP_DEG):
         s = np.cos(np.radians(tilt)) * z - np.sin(np.radians(tilt)) * y
         base = float(np.floor(s.min()))
-        lev = np.floor(s - base).astype(np.intp)
+        lev = np.floor((s - base) / level_mm).astype(np.intp)
         nlev = int(lev.max()) + 1
         if nlev < 2 * check + 1:
             continue
@@ -123,7 +125,7 @@ def _find_disc(y: np.ndarray, z: np.ndarray, bone: np.ndarray):
             a -= 1
         while b + 1 < nlev and counts[b + 1] <= limit:
             b += 1
-        found.append((counts[m], -(b - a), tilt, base + 0.5 * (a + b + 1), (base + a, base + b + 1)))
+        found.append((counts[m], -(b - a), tilt, base + 0.5 * (a + b + 1) * level_mm, (base + a * level_mm, base + (b + 1) * level_mm)))
     if not found:
         return None
     _, _, tilt, level, slab = min(found)

@@ -54,7 +54,7 @@ class BoneParameters:
     """Thresholds (HU) and sizes (mm, mL) of the bone model."""
 
     bone_threshold_hu: float = 200.0
-    # on a coarse CT (an axis above 1.6 mm) a thin cortex averaged with marrow and muscle reads lower: 1 mm of 900 HU
+    # on a coarse CT (an axis above 1.1 mm, see bone.ct_quality) a thin cortex averaged with marrow and muscle reads lower: 1 mm of 900 HU
     # cortex in a 3 mm voxel is about 350 HU at best and below 200 HU where the voxel straddles it
     coarse_bone_threshold_hu: float = 165.0
     cortex_threshold_hu: float = 600.0

@@ -147,7 +147,7 @@ def hip_bone_landmarks(out: SideLandmarks, pts: np.ndarray, side: str, voxel_mm3
 def find_landmarks(bone) -> PelvisLandmarks:
     """All landmarks of the bone model (see module doc)."""
     from ..bone.components import midline_x_lps
-    from ..bone.ct_quality import RESAMPLE_ABOVE_MM, sacral_tunnels_resolved
+    from ..bone.ct_quality import TUNNELS_RESOLVED_MAX_MM, sacral_tunnels_resolved
     from ..bone.femoral_head import recognised_heads
     from ..bone.labels import JOINT
     from ..geometry.voxel_index import nonzero_kji
@@ -172,7 +172,7 @@ def find_landmarks(bone) -> PelvisLandmarks:
         v = out.sacral_levels["S1"] - out.sacral_levels["S2"]
         out.sacral_axis_lps = v / np.linalg.norm(v)
     elif not sacral_tunnels_resolved(bone.ct_geometry.spacing):  # the model closes the foramina: a corridor could cross one
-        out.sacral_reason = (f"on a CT coarser than {RESAMPLE_ABOVE_MM:g} mm the sacral foramina are not resolved, so no "
+        out.sacral_reason = (f"on a CT coarser than {TUNNELS_RESOLVED_MAX_MM:g} mm the sacral foramina are not resolved, so no "
                              "sacral pathway is proposed")
     else:
         out.sacral_centres = sacral_centres_from_joints(bone, joint_lps, mid, out.sacral_level_reasons) if len(joint_lps) else {}
