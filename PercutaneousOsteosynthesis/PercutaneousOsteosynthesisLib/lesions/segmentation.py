@@ -28,6 +28,7 @@ Method (every threshold is a field of :class:`LesionParameters`):
    that are lytic, else mixed;
 6. cross-sections perpendicular to the local long axis of the bone: the principal axis (largest variance) of
    the closed envelope's voxels within ``axis_radius_mm`` of the lesion centroid.
+On a noisy CT (lesions.noise) the voxels of steps 3-4 are classified by the median of their 3 x 3 x 3 neighbourhood.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import close_ball_mm
 from .growth import ball as _ball
 from .growth import contrast_threshold, grow, lytic_range
+from .noise import classification_hu
 from .partial_volume import partial_volume_mask
 
 LESION_TYPES = ("lytic", "blastic", "mixed")
@@ -284,8 +286,9 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
     hu_all = ct_on_bone_grid(ct, bone)
     seed_kji = np.rint(g.lps_to_ijk(seed)).astype(int)[::-1]
     box = box_around(g, seed_kji, params.box_half_size_mm + params.closing_radius_mm)
-    hu = np.asarray(hu_all[box], np.float32)
+    raw = np.asarray(hu_all[box], np.float32)
     labels = bone.labels[box]
+    hu, noise_sd = classification_hu(raw, labels == 0)  # on a noisy CT: voxels classified on their neighbourhood's median
     sp = np.asarray(g.spacing[::-1], float)
     local_seed = seed_kji - [s.start for s in box]
     env = np.isin(labels, BONE_LABELS)
@@ -338,18 +341,21 @@ def segment_lesion(ct, bone, seed_lps, name: str = "lesion", params: LesionParam
         mask, region = _extend_to_hull(mask, lytic_open, closed, env, sp, params.hull_shell_mm)
     if mask.any() and lytic[mask].mean() >= 0.5:
         # partial volume: the lesion's edge, spread over about one original voxel, counts for the fraction of lesion its HU says
-        mask = partial_volume_mask(mask, hu, region & ~soft & (labels != METAL), closed & (labels == CANCELLOUS),
+        mask = partial_volume_mask(mask, raw, region & ~soft & (labels != METAL), closed & (labels == CANCELLOUS),
                                    float(max(bone.ct_geometry.spacing)), sp)
     if mask.sum() * voxel_ml < params.min_volume_ml:
         raise PosteoInputError(src, f"no lesion at seed {np.round(seed, 1).tolist()} (LPS mm): only {mask.sum() * voxel_ml:.3f} mL "
                                     f"of lytic/blastic bone connected to it (minimum {params.min_volume_ml} mL)")
     warnings = []
+    if hu is not raw:
+        warnings.append(f"noisy CT ({noise_sd:.0f} HU of noise around the lesion): its voxels were told from the bone by the "
+                        "median of their 3 x 3 x 3 neighbourhood")
     if any(np.any(np.take(mask, [0, -1], axis=ax)) for ax in range(3)):
         warnings.append(f"the lesion reaches the {params.box_half_size_mm:.0f} mm search box: it may be larger than segmented")
     offset = np.array([s.start for s in box])
     kji = np.argwhere(mask)
     pts = g.ijk_to_lps((kji + offset)[:, ::-1].astype(float))
-    vals = hu[mask]
+    vals = raw[mask]
     n_blastic = int(blastic[mask].sum())
     n_lytic = int(lytic[mask].sum())
     if n_blastic < params.mixed_fraction * len(vals):

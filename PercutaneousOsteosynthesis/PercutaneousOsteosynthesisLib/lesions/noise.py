@@ -1,0 +1,48 @@
+"""The CT's noise around a lesion, and the HU a lesion is told from its surroundings by on a noisy CT.
+
+A lytic lesion in osteoporotic bone (20-40 HU against cancellous bone of 50-150 HU) differs from its surroundings by
+about 60 HU. Thin-slice CTs of the pelvis carry 20-50 HU of noise (a large patient, a low dose): at 45 HU a quarter
+of the lesion's voxels read as bone and a quarter of the bone's as lesion, the opening that cuts thin bridges cuts the
+lesion itself apart, and the segmentation collapsed (0.2 mL found of a 3 mL lesion on the elderly phantom). Where the
+noise is above ``NOISY_ABOVE_HU``, voxels are classified on the median of their 3 x 3 x 3 neighbourhood, which keeps
+edges (a cortex is not spread into the lesion beside it) and divides white noise by about 4; the partial-volume edge
+and the lesion's HU statistics still read the CT itself (a sum of fractions averages the noise out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+NOISY_ABOVE_HU = 25.0
+SOFT_TISSUE_RANGE_HU = (-200.0, 200.0)  # fat and muscle: homogeneous tissues whose neighbours differ by noise alone
+
+
+def noise_sd_hu(hu: np.ndarray, soft: np.ndarray) -> float:
+    """Standard deviation (HU) of the noise, from the differences of neighbouring voxels (each axis) that both lie in
+    ``soft`` (non-bone voxels) and in ``SOFT_TISSUE_RANGE_HU``: 1.4826 times their median absolute deviation, over
+    the square root of 2 (a difference holds two voxels' noise). Edges between fat and muscle are a minority of the
+    pairs and do not move the median; noise correlated between neighbours (a smooth kernel, an interpolated axis)
+    reads lower. 0 when fewer than 1000 pairs."""
+    lo, hi = SOFT_TISSUE_RANGE_HU
+    ok = soft & (hu > lo) & (hu < hi)
+    diffs = []
+    for axis in range(3):
+        a = [slice(None)] * 3
+        b = [slice(None)] * 3
+        a[axis], b[axis] = slice(1, None), slice(None, -1)
+        both = ok[tuple(a)] & ok[tuple(b)]
+        diffs.append((hu[tuple(a)] - hu[tuple(b)])[both])
+    d = np.concatenate(diffs)
+    if len(d) < 1000:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+def classification_hu(hu: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the HU to classify lesion voxels by, the noise's standard deviation in HU): the CT itself, or on a noisy CT
+    (above ``NOISY_ABOVE_HU``) its 3 x 3 x 3 median."""
+    sd = noise_sd_hu(hu, soft)
+    if sd <= NOISY_ABOVE_HU:
+        return hu, sd
+    return ndimage.median_filter(hu, size=3, mode="nearest"), sd
