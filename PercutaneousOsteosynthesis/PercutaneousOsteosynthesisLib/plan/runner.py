@@ -93,6 +93,8 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     quality = bone.ct_quality or {}
     if quality.get("message"):
         warnings.insert(0, quality["message"])
+    # a lesion's own warnings (a noisy CT, a lesion reaching the search box's edge) are the report's too
+    warnings += [f"lesion '{les['name']}': {w}" for les in lc["lesions"] for w in les.get("warnings", [])]
     necks = neck_set_metrics(plan.screws, bone)
     warnings += [f"femoral neck ({m['side']}): {f}" for m in necks for f in (m.get("configuration") or {}).get("findings", [])]
     extra = {"plan": plan.name, "patient_position": plan.patient_position, "femoral_neck": necks, "warnings": warnings,

@@ -166,7 +166,7 @@ def test_partial_volume_edge_of_a_small_ball(spacing):
 
 
 @pytest.mark.parametrize("noise_hu", [15.0, 45.0])
-def test_lytic_lesions_on_a_noisy_ct(noise_hu):
+def test_lytic_lesions_on_a_noisy_ct(noise_hu, tmp_path):
     """The elderly phantom (30 HU lesions in 90 HU cancellous bone) with 45 HU of noise, as a thin-slice CT of a large
     patient: each lesion within 20 % of its analytic volume (classified on their neighbourhood's median, the noise
     estimated within 10 % of the rendered one and said in a warning; before, one lesion came out as 0.18 of 3.05 mL).
@@ -186,3 +186,10 @@ def test_lytic_lesions_on_a_noisy_ct(noise_hu):
         estimate = noise_sd_hu(np.asarray(ct_on_bone_grid(ct, bone)[box], np.float32), bone.labels[box] == 0)
         assert estimate == pytest.approx(noise_hu, rel=0.10)
         assert any("noisy CT" in w for w in found.warnings) == (noise_hu > NOISY_ABOVE_HU)
+    # a lesion-only plan: the lesion's warning is the report's too (the CLI and the HTML report print those)
+    from PercutaneousOsteosynthesisLib.plan.model import LesionSeed, Plan
+    from PercutaneousOsteosynthesisLib.plan.runner import run_plan
+
+    les = truth["lesions"][0]
+    report = run_plan(ct, Plan(lesions=[LesionSeed(les["name"], np.array(les["center_lps"]))]), tmp_path / "plan", bone=bone)
+    assert any(w.startswith(f"lesion '{les['name']}': noisy CT") for w in report["warnings"]) == (noise_hu > NOISY_ABOVE_HU)
