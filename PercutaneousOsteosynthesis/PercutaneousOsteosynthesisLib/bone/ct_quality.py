@@ -60,11 +60,16 @@ def assess_ct_quality(geometry, source: str = "CT") -> dict:
 def working_ct(ct: CTVolume) -> CTVolume:
     """The CT itself, or (when an axis is coarser than RESAMPLE_ABOVE_MM) the same field of view interpolated to
     WORKING_SPACING_MM on those axes: same direction, first voxel centre at the first voxel's low corner + half a
-    new voxel, HU trilinear (outside: -1000)."""
+    new voxel, HU trilinear (outside: -1000). Kept on the CT object for the next call (the bone model, then each lesion
+    and cement simulation read it: 3 s for a 512 x 512 x 300 CT of 1.25 mm slices), as long as its array is the same
+    object (an array changed in place is not seen)."""
     spacing = np.asarray(ct.geometry.spacing, float)
     target = np.where(spacing > RESAMPLE_ABOVE_MM, WORKING_SPACING_MM, spacing)
     if np.allclose(target, spacing):
         return ct
+    cached = ct.__dict__.get("_working_ct")
+    if cached is not None and cached[0] is ct.array:
+        return cached[1]
     img = ct.to_sitk()
     extent = spacing * np.asarray(ct.geometry.size)
     size = [int(v) for v in np.floor(extent / target + 1e-6)]
@@ -72,4 +77,6 @@ def working_ct(ct: CTVolume) -> CTVolume:
     origin = np.asarray(ct.geometry.origin_lps, float) + d @ ((target - spacing) / 2.0)
     out = sitk.Resample(img, size, sitk.Transform(), sitk.sitkLinear, origin.tolist(), target.tolist(), tuple(ct.geometry.direction),
                         -1000.0, sitk.sitkFloat32)
-    return CTVolume(sitk.GetArrayFromImage(out), geometry_of(out), ct.source, ct.sha256, dict(ct.meta))
+    working = CTVolume(sitk.GetArrayFromImage(out), geometry_of(out), ct.source, ct.sha256, dict(ct.meta))
+    ct.__dict__["_working_ct"] = (ct.array, working)
+    return working

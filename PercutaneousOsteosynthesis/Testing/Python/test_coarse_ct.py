@@ -250,3 +250,29 @@ def test_the_bone_holding_a_lesion_is_found_by_containment(phantom, phantom_bone
         found = segment_lesion(ct, phantom_bone, np.array(les["center_lps"]), les["name"])
         side = "left" if les["center_lps"][0] > 0 else "right"
         assert lesion_mirels(found, phantom_bone, None)["bone"] == f"{side} hip bone"
+
+
+def test_the_working_grid_of_a_1_25_mm_ct_is_exact_and_kept():
+    """A CT with 0.8 mm pixels and 1.25 mm slices works on 1 mm slices (above 1.1 mm: bone.ct_quality): a linear HU field
+    is interpolated exactly (LPS position of each new voxel centre), and the working CT is computed once per CT
+    object (the bone model and every lesion and cement simulation read it), again for a new array."""
+    import dataclasses
+
+    from PercutaneousOsteosynthesisLib.bone.ct_quality import working_ct
+
+    d = DIRECTIONS["oblique"]
+    geo = ImageGeometry((40, 30, 24), (0.8, 0.8, 1.25), (5.0, -3.0, 2.0), tuple(d.ravel()))
+    k, j, i = np.meshgrid(*[np.arange(n) for n in geo.shape_kji], indexing="ij")
+    lps = geo.ijk_to_lps(np.column_stack([i.ravel(), j.ravel(), k.ravel()]).astype(float))
+    field = (2.0 * lps[:, 0] - 3.0 * lps[:, 1] + 5.0 * lps[:, 2]).reshape(geo.shape_kji).astype(np.float32)
+    ct = CTVolume(field, geo, "planning.nrrd")
+    work = working_ct(ct)
+    assert work.geometry.spacing == pytest.approx((0.8, 0.8, 1.0))
+    k, j, i = np.meshgrid(*[np.arange(1, n - 1) for n in work.geometry.shape_kji], indexing="ij")  # inner voxels
+    p = work.geometry.ijk_to_lps(np.column_stack([i.ravel(), j.ravel(), k.ravel()]).astype(float))
+    expected = 2.0 * p[:, 0] - 3.0 * p[:, 1] + 5.0 * p[:, 2]
+    inside = geo.contains_lps(p, margin_voxels=-0.5)  # between input voxel centres
+    assert inside.mean() > 0.5
+    assert np.allclose(work.array[1:-1, 1:-1, 1:-1].ravel()[inside], expected[inside], atol=1e-3)
+    assert working_ct(ct) is work
+    assert working_ct(dataclasses.replace(ct, array=field + 1.0)) is not work
