@@ -15,9 +15,12 @@ from ..geometry.frames import ImageGeometry
 from .labels import CANCELLOUS, CORTEX, JOINT, METAL, SOFT_TISSUE_HU
 
 
-def fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int]) -> np.ndarray:
+def fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radius: list[int], others: np.ndarray | None = None,
+                   spacing_kji=None, gap_mm: float = 0.0) -> np.ndarray:
     """Close and fill one component's mask (a crop); faces cut by the image border are filled in 2D first.
-    (Oblique tunnels such as the sacral canal may be filled here; bone.nogo finds them from the CT.)"""
+    (Oblique tunnels such as the sacral canal may be filled here; bone.nogo finds them from the CT.)
+    ``others``: the other components' candidate voxels in the crop; what the fill added within ``gap_mm`` of those it does
+    not enclose, and facing them, is a joint space, and is left out (:func:`_facing_other_bone`)."""
     pad = max(radius) + 1
     m = morphology.close(np.pad(mask, pad), radius[::-1])
     for axis, side in touches_border:
@@ -29,7 +32,37 @@ def fill_component(mask: np.ndarray, touches_border: list[tuple[int, int]], radi
     # through it (its in-plane region lies in the cavity), so the slice majority holds it
     filled = morphology.slice_majority_holes(m)
     filled |= m
-    return filled[pad:-pad, pad:-pad, pad:-pad]
+    out = filled[pad:-pad, pad:-pad, pad:-pad]
+    if others is not None and gap_mm > 0:
+        beside = others & ~out  # not what this bone encloses (an old implant in its marrow, a separate island)
+        if beside.any():
+            out &= ~_facing_other_bone(out & ~mask, mask, beside, spacing_kji, gap_mm)
+    return out
+
+
+def _facing_other_bone(added: np.ndarray, own: np.ndarray, others: np.ndarray, spacing_kji, gap_mm: float) -> np.ndarray:
+    """The ``added`` voxels within ``gap_mm`` of an ``others`` voxel whose straight line to the nearest one meets no
+    ``own`` voxel: the space between two bones (a joint the slice fill closed where the bowl of an acetabulum and the
+    rami around it enclose it in two orientations), not marrow (behind the bone's own cortex or subchondral plate)."""
+    sp = np.asarray(spacing_kji, float)
+    out = np.zeros(added.shape, bool)
+    box = bounding_box(others, [int(np.ceil(gap_mm / s)) for s in sp])
+    if box is None or not added[box].any():
+        return out
+    dist, nearest = ndimage.distance_transform_edt(~others[box], sampling=sp, return_indices=True)
+    near = added[box] & (dist <= gap_mm)
+    kji = np.argwhere(near)
+    if not len(kji):
+        return out
+    target = nearest[:, near].T  # the nearest other-bone voxel of each, in the same (raster) order
+    steps = int(np.ceil(2.0 * float(dist[near].max()) / float(sp.min()))) + 2  # every half voxel along the line
+    t = np.linspace(0.0, 1.0, steps)[1:-1]
+    line = np.rint(kji[:, None, :] + t[None, :, None] * (target - kji)[:, None, :]).astype(np.intp)
+    blocked = own[box][line[..., 0], line[..., 1], line[..., 2]].any(axis=1)
+    facing = np.zeros(near.shape, bool)
+    facing[tuple(kji[~blocked].T)] = True
+    out[box] = facing
+    return out
 
 
 def candidate_components(candidate: np.ndarray, geometry: ImageGeometry, min_ml: float):

@@ -247,7 +247,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
                 touches.append((axis, 0))
             if s.stop + lo_kji[axis] == a.shape[axis]:
                 touches.append((axis, 1))
-        return fill_component(cc[box] == lab, touches, radius)
+        sub = cc[box]
+        own = sub == lab
+        return fill_component(own, touches, radius, (sub != 0) & ~own, crop_geo.spacing[::-1], params.joint_max_gap_mm)
 
     # the bones are filled two at a time (numpy, SciPy and SimpleITK release the GIL), written in label order
     present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]

@@ -62,14 +62,15 @@ def test_sacroiliac_joint_is_crossable_hip_joint_is_not(phantom, phantom_bone, a
         superior_joint_space = head + np.array([0, 0, 23.0 + 1.5])  # middle of the 3 mm hip joint space above the head
         assert anatomy.bone_sdf(superior_joint_space[None])[0] > 0
         assert phantom_bone.signed_distance_lps(superior_joint_space[None])[0] > 0  # a breach
-        # the whole joint space: the model's bone there (known limit: on the oblique grid the slice fill of the right hip
-        # bone closes 28 voxels of its joint space over the dome, about 35 degrees lateral of its top: 0.03 mL)
+        # the whole joint space: none of it is bone (the slice fill of the right hip bone, where its cup and the rami
+        # enclose the joint space in two orientations, closed 28 voxels over the dome, 0.03 mL, until what a fill adds
+        # facing another bone within a joint's gap was left out: bone.envelope.fill_component)
         g = phantom_bone.geometry
         kji = np.argwhere(phantom_bone.labels > 0)
         pts = g.ijk_to_lps(kji[:, ::-1].astype(float))
         shell = np.abs(np.linalg.norm(pts - head, axis=1) - 23.0 - 1.5) < 1.0
         in_space = anatomy.envelope_sdf(pts[shell]) > 0.5
-        assert in_space.sum() * g.voxel_volume_mm3 / 1000.0 <= 0.05, side
+        assert in_space.sum() * g.voxel_volume_mm3 / 1000.0 <= 0.005, side
 
 
 def test_component_names_and_sides(phantom_bone):
