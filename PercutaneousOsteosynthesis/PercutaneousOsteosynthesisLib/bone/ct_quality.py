@@ -67,9 +67,8 @@ def working_ct(ct: CTVolume) -> CTVolume:
     target = np.where(spacing > RESAMPLE_ABOVE_MM, WORKING_SPACING_MM, spacing)
     if np.allclose(target, spacing):
         return ct
-    cached = ct.__dict__.get("_working_ct")
-    if cached is not None and cached[0] is ct.array:
-        return cached[1]
+    if ct.working_cache is not None and ct.working_cache[0] is ct.array:
+        return ct.working_cache[1]
     img = ct.to_sitk()
     extent = spacing * np.asarray(ct.geometry.size)
     size = [int(v) for v in np.floor(extent / target + 1e-6)]
@@ -78,5 +77,5 @@ def working_ct(ct: CTVolume) -> CTVolume:
     out = sitk.Resample(img, size, sitk.Transform(), sitk.sitkLinear, origin.tolist(), target.tolist(), tuple(ct.geometry.direction),
                         -1000.0, sitk.sitkFloat32)
     working = CTVolume(sitk.GetArrayFromImage(out), geometry_of(out), ct.source, ct.sha256, dict(ct.meta))
-    ct.__dict__["_working_ct"] = (ct.array, working)
+    ct.working_cache = (ct.array, working)
     return working

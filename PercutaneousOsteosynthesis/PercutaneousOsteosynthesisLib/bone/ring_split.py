@@ -84,19 +84,22 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     hu_w = np.asarray(hu[box][work], np.float32)
     bone = ring & (hu_w >= bone_threshold_hu)
     seeds = np.zeros(ring.shape, np.int16)
-    hips = []  # the sides (2 left, 3 right) whose hip bone is in this component
-    for value, sel in ((1, (np.abs(dxw) < SACRUM_SEED_MM) & (yw > y_centre)), (2, dxw > HIP_SEED_MM), (3, dxw < -HIP_SEED_MM)):
-        sel &= bone
-        if sel.any():
-            seeds[sel] = value
-            hips += [value] if value > 1 else []
-        elif value == 1:
-            return None
+    sacrum_seeds = bone & (np.abs(dxw) < SACRUM_SEED_MM) & (yw > y_centre)
     del yw
+    if not sacrum_seeds.any():
+        return None
+    seeds[sacrum_seeds] = 1
     # one hip bone may already be a bone of its own (its joint resolved by the candidate bone): the other is split off
     # alone; a side without seeds must then hold no part of the component beyond the work slab
-    if not hips or any(np.any(ring_box & (dx > HIP_SEED_MM + SEED_BAND_MM if side == 2 else dx < -HIP_SEED_MM - SEED_BAND_MM))
-                       for side in (2, 3) if side not in hips):
+    hips = []  # the sides (2 left, 3 right) whose hip bone is in this component
+    for value, sign in ((2, 1.0), (3, -1.0)):
+        sel = bone & (sign * dxw > HIP_SEED_MM)
+        if sel.any():
+            seeds[sel] = value
+            hips.append(value)
+        elif np.any(ring_box & (sign * dx > HIP_SEED_MM + SEED_BAND_MM)):
+            return None
+    if not hips:
         return None
     depth = valley_depth(hu_w, reach_kji, bone_threshold_hu)
     # the flood runs on blocks of 2 x 2 x 2 voxels: a block is bone where any voxel is, costs its deepest valley (a

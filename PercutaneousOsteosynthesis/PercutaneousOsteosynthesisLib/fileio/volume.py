@@ -31,6 +31,8 @@ class CTVolume:
     source: str = "<memory>"
     sha256: str = ""
     meta: dict = field(default_factory=dict)
+    # (array, its 1 mm working CT) kept by bone.ct_quality.working_ct: not copied by dataclasses.replace
+    working_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_sitk(self) -> sitk.Image:
         return image_from_array(self.array, self.geometry)

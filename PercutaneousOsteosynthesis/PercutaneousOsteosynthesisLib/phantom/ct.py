@@ -121,10 +121,11 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     preset = preset or ("osteoporotic" if osteoporotic else "default")
     if preset not in PRESETS:
         raise ValueError(f"unknown phantom preset {preset!r}; one of {sorted(PRESETS)}")
-    factors = np.ceil(np.broadcast_to(np.asarray(spacing, float), (3,)) / FINE_RENDER_MM - 1e-6).astype(int)
+    spacing_ijk = np.broadcast_to(np.asarray(spacing, float), (3,))
+    factors = np.ceil(spacing_ijk / FINE_RENDER_MM - 1e-6).astype(int)
     if partial_volume and np.any(factors > 1):
-        fine, truth = make_phantom(np.broadcast_to(np.asarray(spacing, float), (3,)) / factors, direction, osteoporotic, noise_hu,
-                                   blur_mm, seed, progress, preset, closed_pathway)
+        fine, truth = make_phantom(spacing_ijk / factors, direction, osteoporotic, noise_hu, blur_mm, seed, progress, preset,
+                                   closed_pathway)
         arr, geo = block_average(fine.array, fine.geometry, factors)
         truth["grid"] = geo.to_dict()
         return CTVolume(np.rint(arr), geo, "<phantom>", "", {"phantom": True}), truth

@@ -1,5 +1,7 @@
 """The built-in phantom against its own analytic anatomy (independent integrations of the shapes)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -128,7 +130,7 @@ def test_a_coarse_phantom_from_the_command_line_has_partial_volume(tmp_path, ana
     out = tmp_path / "elderly3.nrrd"
     assert main(["-q", "phantom", str(out), "--spacing", "3", "--preset", "elderly", "--direction", "identity"]) == 0
     ct = read_ct(out)
-    truth = __import__("json").loads((tmp_path / "elderly3.truth.json").read_text())
+    truth = json.loads((tmp_path / "elderly3.truth.json").read_text())
     assert ct.geometry.spacing == pytest.approx((3.0, 3.0, 3.0))
     assert truth["grid"]["size"] == list(ct.geometry.size)
     assert np.allclose(truth["grid"]["origin_lps"], ct.geometry.origin_lps)
