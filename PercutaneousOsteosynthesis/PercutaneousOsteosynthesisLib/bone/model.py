@@ -33,6 +33,7 @@ from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from ..geometry.voxel_index import nonzero_kji
 from .components import component_summary, midline_x_of_labels, name_components
+from .contrast import contrast_components
 from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
@@ -94,6 +95,7 @@ class BoneModel:
     nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
     # craters filled where a lesion broke through the cortex (bone.craters): volume_ml, centre_lps, bone_label
     filled_craters: list = field(default_factory=list)
+    contrast_ml: float = 0.0  # candidate bone left out as contrast-enhanced soft tissue (bone.contrast), mL
 
     def nogo_structures(self) -> list:
         """The no-go structures found from the CT: sacral canal and foramina, hip joints, greater sciatic notches (none on a
@@ -120,7 +122,8 @@ class BoneModel:
         labels[(added | (closed & near)) & (labels == 0)] = CANCELLOUS
         sdf = signed_distance_mm(labels, self.geometry)
         return BoneModel(self.geometry, labels, sdf, self.parameters, self.ct_geometry, self.components, self.source, self.sha256,
-                         self.ct_quality, self.component_labels, nogo=self.nogo, filled_craters=self.filled_craters)
+                         self.ct_quality, self.component_labels, nogo=self.nogo, filled_craters=self.filled_craters,
+                         contrast_ml=self.contrast_ml)
 
     def sampler(self) -> VolumeSampler:
         """Trilinear sampler of the signed distance field; outside the grid it reads ``margin_mm``."""
@@ -196,6 +199,19 @@ class BoneModel:
         return self._pelvis_surface
 
 
+def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, geometry: ImageGeometry):
+    """(``labels_cc`` without the components of contrast-enhanced soft tissue (:mod:`bone.contrast`), the others
+    relabelled 1.. in the same order; their volume in mL)."""
+    drop = contrast_components(labels_cc, hu, cortex_threshold_hu)
+    if not drop:
+        return labels_cc, 0.0
+    n = int(labels_cc.max())
+    lut = np.zeros(n + 1, labels_cc.dtype)
+    keep = [lab for lab in range(1, n + 1) if lab not in drop]
+    lut[keep] = np.arange(1, len(keep) + 1)
+    return lut[labels_cc], sum(drop.values()) * geometry.voxel_volume_mm3 / 1000.0
+
+
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
     """Build the bone model of a CT in HU (any direction matrix).  ``progress(fraction, message)`` is optional;
     ``with_surface``: its closed surface (``surface_polydata_lps``) is computed too, while the distance field is (False:
@@ -227,8 +243,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = readd_one_sided(candidate_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
         del valley
+        contrast_ml = 0.0
     else:
         labels_cc = candidate_components(candidate, crop_geo, params.min_component_ml)
+        labels_cc, contrast_ml = _without_contrast(labels_cc, hu, params.cortex_threshold_hu, crop_geo)
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
@@ -304,6 +322,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     del joint
     report(0.65, "signed distance field")
     model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
+    model.contrast_ml = contrast_ml
     model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
                              "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
                              "bone_label": c["label"]} for c in craters]

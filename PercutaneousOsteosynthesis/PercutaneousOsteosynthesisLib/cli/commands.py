@@ -41,6 +41,10 @@ def cmd_bone(args) -> int:
     paths = write_bone_outputs(model, args.out)
     vols = model.volumes_ml()
     print(f"bone {vols['bone']:.1f} mL, cortex {vols['cortex']:.1f} mL, metal {vols['metal']:.2f} mL")
+    if model.contrast_ml > 0:
+        from ..bone.contrast import contrast_note
+
+        print(contrast_note(model.contrast_ml))
     for c in model.components:
         print(f"  {c['name']:<28} {c['volume_ml']:8.1f} mL")
     for p in paths.values():

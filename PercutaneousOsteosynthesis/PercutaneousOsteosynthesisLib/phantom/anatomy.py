@@ -41,6 +41,8 @@ SACRUM_TILT_DEG = 25.0
 # 8.7 deg, left S2 iliosacral 4.9 deg); at 6 mm every pathway agrees within 1.3 deg (the right femoral neck, which
 # pivots about the old screw, 2.2 deg), 1.4 mm and 0.81 mm of width.
 FILLET_RADIUS_MM = 6.0
+VESSEL_RADIUS_MM = 4.0
+VESSEL_WALL_X_MM = 38.0  # the acetabulum's medial wall lies this far medial to the femoral head's centre
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Anatomy:
     medullary: list = field(default_factory=list)
     fatty_marrow: list = field(default_factory=list)  # fatty in the elderly preset only (femoral necks, sacral ala)
     nogo: list = field(default_factory=list)  # neural tunnels through the sacrum (canal, foramina): not bone
+    vessels: list = field(default_factory=list)  # soft tissue; rendered at a contrast HU when one is asked for
     landmarks: dict = field(default_factory=dict)
     body_semi_axes: tuple = (160.0, 110.0)
     fat_thickness: float = 15.0
@@ -183,6 +186,10 @@ def _hip_bone_and_femur(anat: Anatomy, s: int, sacrum_center, e1, e2, e3, rot, r
     cavities = [Sphere(head, HEAD_RADIUS_MM + HIP_JOINT_SPACE_MM, f"{side} acetabular cavity"),
                 RoundBox(c_aur - s * 14.0 * e1, np.array([6.0, 28.0, 16.0]), rot, 3.0, f"{side} sacroiliac cavity")]
     anat.bone.append(BlendedBone(hip, FILLET_RADIUS_MM, f"{side} hip bone", cavities))
+    # a vessel along the pelvic wall, 1 mm medial to the acetabulum's medial wall at its closest (as the obturator and
+    # external iliac vessels run beside the quadrilateral plate and the pelvic brim)
+    vessel_c, along = head + np.array([-(VESSEL_WALL_X_MM + 1.0 + VESSEL_RADIUS_MM), 0.0, 0.0]) * m, unit(np.array([0.0, -0.6, -0.8]))
+    anat.vessels.append(Capsule(vessel_c - 30.0 * along, vessel_c + 30.0 * along, VESSEL_RADIUS_MM, f"{side} pelvic wall vessel"))
     anat.bone.append(BlendedBone(femur, FILLET_RADIUS_MM, f"{side} femur"))
     anat.landmarks[f"femoral_head_center_{side}_lps"] = head
     anat.landmarks[f"neck_axis_{side}_lps"] = neck

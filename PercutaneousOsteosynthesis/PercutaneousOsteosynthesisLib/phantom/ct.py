@@ -98,6 +98,8 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
     marrow = anat.medullary + (anat.fatty_marrow if fatty_marrow else [])
     v = np.where(inside & (-bone_d > cortex_mm) & (clipped_union_sdf(marrow, q, 0.0) < 0), hu["medullary"], v)  # never the cortex
     v = np.where(~inside & (clipped_union_sdf(anat.joints, q, 0.0) < 0), hu["joint"], v)
+    if hu.get("contrast") is not None and anat.vessels:
+        v = np.where(~inside & (clipped_union_sdf(anat.vessels, q, 0.0) < 0), hu["contrast"], v)
     for les in anat.lesions:
         v = np.where(np.linalg.norm(q - les.center, axis=1) < les.radius, hu["lesion"], v)
     v = np.where(clipped_union_sdf(anat.metal, q, 0.0) < 0, hu["metal"], v)
@@ -107,7 +109,8 @@ def _render_slab(anat: Anatomy, p: np.ndarray, hu: dict, cortex_mm: float, fatty
 
 def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, noise_hu: float = 15.0,
                  blur_mm: float = 0.5, seed: int = 0, progress=None, preset: str | None = None,
-                 closed_pathway: str | None = None, partial_volume: bool = False) -> tuple[CTVolume, dict]:
+                 closed_pathway: str | None = None, partial_volume: bool = False,
+                 contrast_hu: float | None = None) -> tuple[CTVolume, dict]:
     """Render the phantom CT (int16 HU values held as float32) and return it with its truth dictionary (LPS mm).
 
     ``direction``: "identity", "flipped", "oblique" (default: flipped and rotated axes) or a 3x3 matrix.
@@ -116,7 +119,9 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     Voxels are sampled at their centres; ``partial_volume``: an axis coarser than ``FINE_RENDER_MM`` is rendered at
     an integer fraction of its spacing no coarser than that and averaged (geometry.resample.block_average), so that
     each voxel holds the mean HU of its volume as in a thick reconstruction (a 1 mm cortex sampled at the centres of
-    3 mm voxels is missed by most of them, which no CT does). ``progress(fraction, message)`` is called while rendering.
+    3 mm voxels is missed by most of them, which no CT does). ``contrast_hu``: the pelvic wall vessels (1 mm from the
+    medial acetabular wall) read this HU, as after contrast injection (``truth["vessels"]``: their capsules); None:
+    they are muscle. ``progress(fraction, message)`` is called while rendering.
     """
     preset = preset or ("osteoporotic" if osteoporotic else "default")
     if preset not in PRESETS:
@@ -125,12 +130,12 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     factors = np.ceil(spacing_ijk / FINE_RENDER_MM - 1e-6).astype(int)
     if partial_volume and np.any(factors > 1):
         fine, truth = make_phantom(spacing_ijk / factors, direction, osteoporotic, noise_hu, blur_mm, seed, progress, preset,
-                                   closed_pathway)
+                                   closed_pathway, contrast_hu=contrast_hu)
         arr, geo = block_average(fine.array, fine.geometry, factors)
         truth["grid"] = geo.to_dict()
         return CTVolume(np.rint(arr), geo, "<phantom>", "", {"phantom": True}), truth
     anat = build_anatomy(closed_pathway)
-    hu = dict(HU, **PRESETS[preset]["hu"])
+    hu = dict(HU, **PRESETS[preset]["hu"], contrast=contrast_hu)
     cortex_mm = PRESETS[preset]["cortex_mm"]
     fatty = PRESETS[preset]["fatty_marrow"]
     geo = covering_geometry(anat.fov_lo, anat.fov_hi, spacing, direction)
@@ -161,6 +166,9 @@ def make_phantom(spacing=1.0, direction="oblique", osteoporotic: bool = False, n
     truth["osteoporotic"] = preset != "default"
     truth["preset"] = preset
     truth["closed_pathway"] = closed_pathway
+    if contrast_hu is not None:
+        truth["vessels"] = [{"name": v.name, "a_lps": np.asarray(v.a).tolist(), "b_lps": np.asarray(v.b).tolist(),
+                             "radius_mm": v.radius} for v in anat.vessels]
     if progress:
         progress(1.0, "phantom ready")
     return CTVolume(arr, geo, "<phantom>", "", {"phantom": True}), truth

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..bone.contrast import contrast_note
 from ..bone.outputs import bone_segments, write_polydata
 from ..bone.pelvic_views import fitted_inlet_outlet_deg
 from ..errors import PosteoInputError, check_margin_mm
@@ -93,6 +94,8 @@ def run_plan(ct, plan: Plan, out_dir, bone=None, catalog=None, progress=None, su
     quality = bone.ct_quality or {}
     if quality.get("message"):
         warnings.insert(0, quality["message"])
+    if bone.contrast_ml > 0:
+        warnings.append(contrast_note(bone.contrast_ml))
     # a lesion's own warnings (a noisy CT, a lesion reaching the search box's edge) are the report's too
     warnings += [f"lesion '{les['name']}': {w}" for les in lc["lesions"] for w in les.get("warnings", [])]
     necks = neck_set_metrics(plan.screws, bone)
