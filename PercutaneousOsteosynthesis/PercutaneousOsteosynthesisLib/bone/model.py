@@ -33,7 +33,7 @@ from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from ..geometry.voxel_index import nonzero_kji
 from .components import component_summary, midline_x_of_labels, name_components
-from .contrast import contrast_components
+from .contrast import contrast_components, contrast_pieces
 from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
@@ -203,13 +203,18 @@ def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu
     """(``labels_cc`` without the components of contrast-enhanced soft tissue (:mod:`bone.contrast`), the others
     relabelled 1.. in the same order; their volume in mL)."""
     drop = contrast_components(labels_cc, hu, cortex_threshold_hu)
-    if not drop:
-        return labels_cc, 0.0
-    n = int(labels_cc.max())
-    lut = np.zeros(n + 1, labels_cc.dtype)
-    keep = [lab for lab in range(1, n + 1) if lab not in drop]
-    lut[keep] = np.arange(1, len(keep) + 1)
-    return lut[labels_cc], sum(drop.values()) * geometry.voxel_volume_mm3 / 1000.0
+    voxels = sum(drop.values())
+    if drop:
+        n = int(labels_cc.max())
+        lut = np.zeros(n + 1, labels_cc.dtype)
+        keep = [lab for lab in range(1, n + 1) if lab not in drop]
+        lut[keep] = np.arange(1, len(keep) + 1)
+        labels_cc = lut[labels_cc]
+    joined = contrast_pieces(labels_cc, hu, geometry.spacing[::-1], cortex_threshold_hu, ndimage.find_objects(labels_cc))
+    if joined is not None:
+        labels_cc[joined] = 0
+        voxels += int(np.count_nonzero(joined))
+    return labels_cc, voxels * geometry.voxel_volume_mm3 / 1000.0
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
