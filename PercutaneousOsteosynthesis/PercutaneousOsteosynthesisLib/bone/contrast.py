@@ -2,8 +2,9 @@
 
 Staging CTs are contrast-enhanced: arteries and veins read 150-450 HU, the opacified bladder 300-600 HU, above the bone
 threshold. Such a structure next to the pelvic wall (the external iliac vessels along the pelvic brim and the
-quadrilateral plate, the obturator vessels under the superior ramus) became a "bone" of its own: a screw leaving the
-hip bone into the vessel read as entering bone again, and a bladder full of contrast was the largest bone of the scan.
+quadrilateral plate, the obturator vessels under the superior ramus) became a "bone" of its own or part of the hip
+bone (74-87 % of an 8 mm vessel 0-1 mm from the phantom's wall): a screw leaving the hip bone into the vessel read as
+still in bone at its tip. A bladder full of contrast would be a bone too.
 
 On a native grid (no axis above ``bone.ct_quality.RESAMPLE_ABOVE_MM``) every bone shows cortex: its outer shell reaches
 the cortex threshold in at least some voxels (a 1 mm cortex of 900 HU reads 600-900 HU in 1 mm voxels, and dense bone
