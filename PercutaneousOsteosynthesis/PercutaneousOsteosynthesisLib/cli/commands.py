@@ -16,7 +16,8 @@ def cmd_phantom(args) -> int:
     with progress_bar("phantom", args.quiet) as bar:
         ct_path, truth_path = write_phantom(args.out, progress=bar, spacing=args.spacing, direction=args.direction,
                                             osteoporotic=args.osteoporotic, preset=args.preset, corridors=args.corridors,
-                                            closed_pathway=args.closed_pathway, partial_volume=True)
+                                            closed_pathway=args.closed_pathway, partial_volume=True,
+                                            contrast_hu=args.contrast_hu)
     print(f"wrote {ct_path}\nwrote {truth_path}")
     return 0
 

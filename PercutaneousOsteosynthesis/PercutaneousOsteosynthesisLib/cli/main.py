@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corridors", action="store_true", help="add the osseous fixation pathways to the truth (about a minute)")
     p.add_argument("--closed-pathway", choices=CLOSABLE_PATHWAYS, default=None,
                    help="make this pathway too narrow for any screw (a pelvis where it is closed)")
+    p.add_argument("--contrast-hu", type=float, default=None,
+                   help="a vessel along each pelvic wall, 1 mm from the acetabulum, reads this HU (after contrast injection)")
     p.set_defaults(func=cmd_phantom)
 
     p = sub.add_parser("bone", help="build the bone model of a CT (bone.seg.nrrd, bone_surface.vtk, bone.json)")

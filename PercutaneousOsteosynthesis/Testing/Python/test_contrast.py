@@ -77,3 +77,23 @@ def test_contrast_enhanced_vessels_are_not_bone(enhanced, anatomy, tmp_path):
 def test_real_bone_is_not_taken_for_contrast(real_bone_1mm):
     """The Visible Human at 1 mm (dense, textured cancellous bone; no contrast): nothing is left out."""
     assert real_bone_1mm.contrast_ml == 0.0
+
+
+def test_contrast_from_the_command_line(tmp_path, anatomy):
+    """``posteo phantom --contrast-hu 300``: the truth lists both vessels, and the CT reads the contrast at their axes
+    (3 mm voxels inside an 8 mm vessel, averaged from 1 mm) and muscle there without the option."""
+    import json
+
+    from PercutaneousOsteosynthesisLib.cli.main import main
+    from PercutaneousOsteosynthesisLib.fileio.volume import read_ct
+    from PercutaneousOsteosynthesisLib.geometry.sampling import VolumeSampler
+
+    for option, expected in ((["--contrast-hu", "300"], 300.0), ([], 45.0)):
+        out = tmp_path / f"p{len(option)}.nrrd"
+        assert main(["-q", "phantom", str(out), "--spacing", "3", "--preset", "elderly", "--direction", "identity"] + option) == 0
+        truth = json.loads(out.with_name(out.name.replace(".nrrd", ".truth.json")).read_text())
+        assert ("vessels" in truth) == bool(option)
+        ct = read_ct(out)
+        for v in anatomy.vessels:
+            centre = 0.5 * (np.asarray(v.a) + np.asarray(v.b))
+            assert VolumeSampler(ct.array, ct.geometry)(centre[None])[0] == pytest.approx(expected, abs=40.0)
