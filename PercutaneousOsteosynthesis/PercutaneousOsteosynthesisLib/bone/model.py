@@ -2,7 +2,8 @@
 with a signed distance field (mm) to the outer bone surface, the basis of every clearance check.
 
 Method (thresholds are parameters):
-1. candidate bone = HU >= ``bone_threshold_hu``; connected components smaller than ``min_component_ml`` dropped;
+1. candidate bone = HU >= ``bone_threshold_hu``; connected components smaller than ``min_component_ml`` dropped; on a
+   native grid, contrast-enhanced soft tissue (vessels, bladder: no cortex, see :mod:`bone.contrast`) left out;
 2. each component is closed (``closing_radius_mm``) and its holes filled on its own, so that marrow, lesions
    and osteoporotic cancellous bone inside the cortex belong to the envelope while joint gaps between bones
    stay open; images cut through a bone (e.g. the top slice through L4) are handled by filling the cut face;
