@@ -36,6 +36,10 @@ def sacral_tunnels_resolved(spacing) -> bool:
     return max(float(s) for s in spacing) <= TUNNELS_RESOLVED_MAX_MM
 
 
+CONTRAST_CAVEAT = ("if the CT is contrast-enhanced, vessels and the bladder beside bone may read as bone (told apart on "
+                   "voxels up to {limit:g} mm only): check the bone surface next to them")
+
+
 def assess_ct_quality(geometry, source: str = "CT") -> dict:
     """The ``ct_quality`` entry of a CT grid (JSON-ready); raises PosteoInputError above the refusal spacing."""
     spacing = [float(s) for s in geometry.spacing]
@@ -44,17 +48,21 @@ def assess_ct_quality(geometry, source: str = "CT") -> dict:
         raise PosteoInputError(source, f"voxel spacing {'/'.join(f'{s:g}' for s in spacing)} mm: slices or pixels coarser than "
                                        f"{REFUSED_ABOVE_SPACING_MM:g} mm cannot show a cortex or a joint space reliably; "
                                        "reconstruct the scan at 2 mm or finer")
+    # contrast-enhanced soft tissue is told from bone on the native grid only (bone.contrast)
+    contrast = "" if worst <= RESAMPLE_ABOVE_MM else CONTRAST_CAVEAT.format(limit=RESAMPLE_ABOVE_MM)
     if sacral_tunnels_resolved(spacing):
-        return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0, "message": ""}
+        return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0,
+                "message": f"{worst:g} mm voxels: {contrast}" if contrast else ""}
     if worst <= FULL_RESULTS_MAX_SPACING_MM:
         return {"level": "full", "spacing_mm": spacing, "added_margin_mm": 0.0,
                 "message": f"{worst:g} mm voxels: the sacral canal and foramina are not assessed (the bone model closes tunnels "
-                           f"on voxels coarser than {TUNNELS_RESOLVED_MAX_MM:g} mm); check them on a thin-slice reconstruction"}
+                           f"on voxels coarser than {TUNNELS_RESOLVED_MAX_MM:g} mm); check them on a thin-slice reconstruction; "
+                           + contrast}
     added = round(0.5 * worst, 2)
     return {"level": "reduced", "spacing_mm": spacing, "added_margin_mm": added,
             "message": f"coarse CT ({worst:g} mm voxels): bone surfaces are uncertain by about {added:g} mm, thin joint "
                        "spaces may not be resolved and the sacral canal and foramina are not assessed; read every clearance "
-                       f"as {added:g} mm smaller (add it to the margin), and confirm on a thin-slice reconstruction"}
+                       f"as {added:g} mm smaller (add it to the margin), and confirm on a thin-slice reconstruction; " + contrast}
 
 
 def working_ct(ct: CTVolume) -> CTVolume:

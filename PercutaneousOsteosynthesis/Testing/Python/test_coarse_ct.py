@@ -4,7 +4,7 @@ the bone envelope on the "elderly" phantom (thin cortex, osteoporotic cancellous
 import numpy as np
 import pytest
 
-from PercutaneousOsteosynthesisLib.bone.ct_quality import assess_ct_quality
+from PercutaneousOsteosynthesisLib.bone.ct_quality import CONTRAST_CAVEAT, assess_ct_quality
 from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
 from PercutaneousOsteosynthesisLib.errors import PosteoInputError
 from PercutaneousOsteosynthesisLib.fileio.volume import CTVolume, averaged_to_spacing
@@ -36,13 +36,19 @@ def test_spacing_policy():
     def geo(sp):
         return ImageGeometry((10, 10, 10), sp, (0, 0, 0), tuple(np.eye(3).ravel()))
 
+    assert assess_ct_quality(geo((0.7, 0.7, 1.0))) == {"level": "full", "spacing_mm": [0.7, 0.7, 1.0], "added_margin_mm": 0.0,
+                                                        "message": ""}
+    # above 1.1 mm (the working grid) contrast is not told from bone (bone.contrast): said for every coarser CT
+    caveat = CONTRAST_CAVEAT.format(limit=1.1)
+    assert "contrast-enhanced" in caveat and "1.1 mm" in caveat
     assert assess_ct_quality(geo((0.7, 0.7, 1.25))) == {"level": "full", "spacing_mm": [0.7, 0.7, 1.25], "added_margin_mm": 0.0,
-                                                         "message": ""}
+                                                         "message": f"1.25 mm voxels: {caveat}"}
     two = assess_ct_quality(geo((2.0, 2.0, 2.0)))
     assert two["level"] == "full" and two["added_margin_mm"] == 0.0
     assert "sacral canal and foramina are not assessed" in two["message"]  # tunnels closed above 1.6 mm: said, not silent
     q = assess_ct_quality(geo((0.8, 0.8, 3.0)))
     assert q["level"] == "reduced" and q["added_margin_mm"] == pytest.approx(1.5) and "3 mm" in q["message"]
+    assert two["message"].endswith(caveat) and q["message"].endswith(caveat)
     with pytest.raises(PosteoInputError, match="staging.nii.*3.5 mm"):
         assess_ct_quality(geo((0.8, 0.8, 5.0)), "staging.nii")
 
@@ -155,7 +161,7 @@ def test_elderly_bone_at_1_5_mm(anatomy):
     assert {"left femur", "right femur", "left hip bone", "right hip bone", "sacrum"} == {c["name"] for c in bone.components}
     _assert_sacrum_is_the_sacrum(bone, anatomy)
     _assert_lesions(ct, bone, truth, 1.5)
-    assert bone.ct_quality["level"] == "full" and bone.ct_quality["message"] == ""
+    assert bone.ct_quality["level"] == "full" and bone.ct_quality["message"] == f"1.5 mm voxels: {CONTRAST_CAVEAT.format(limit=1.1)}"
     found = {n.name: n for n in bone.nogo_structures()}
     for tunnel in truth["nogo"]:
         a, b = np.array(tunnel["a_lps"]), np.array(tunnel["b_lps"])
