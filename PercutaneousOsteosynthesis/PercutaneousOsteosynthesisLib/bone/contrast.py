@@ -85,6 +85,8 @@ def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_t
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
+        # the component's box grown by the noise's reach: each piece's box with soft tissue around lies within it
+        box = grown_box(box, reach, labels_cc.shape)
         own = labels_cc[box] == lab
         h = hu[box]
         rim = morphology.dilate(own & (h >= cortex_threshold_hu), 1) & own
@@ -95,19 +97,12 @@ def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_t
         for p, pbox in enumerate(ndimage.find_objects(pieces), start=1):
             if pbox is None or sizes[p] < min_voxels:
                 continue
-            local = grown_box(tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, pbox)), reach, labels_cc.shape)
-            # the piece and the rim on that box (they lie in the component's box; the rest of it is other tissue)
-            inter = [slice(max(w.start, b.start), min(w.stop, b.stop)) for w, b in zip(local, box)]
-            dst = tuple(slice(i.start - w.start, i.stop - w.start) for i, w in zip(inter, local))
-            src = tuple(slice(i.start - b.start, i.stop - b.start) for i, b in zip(inter, box))
-            piece = np.zeros([w.stop - w.start for w in local], bool)
-            rim_l = np.zeros(piece.shape, bool)
-            piece[dst] = pieces[src] == p
-            rim_l[dst] = rim[src]
-            if _is_contrast(piece, hu[local], rim_l, labels_cc[local] == 0):
+            local = grown_box(pbox, reach, own.shape)
+            piece = pieces[local] == p
+            if _is_contrast(piece, h[local], rim[local], labels_cc[box][local] == 0):
                 if out is None:
                     out = np.zeros(labels_cc.shape, bool)
-                out[local] |= piece
+                out[box][local] |= piece
     return out
 
 

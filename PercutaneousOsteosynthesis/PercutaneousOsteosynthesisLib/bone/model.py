@@ -201,8 +201,8 @@ class BoneModel:
 
 
 def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, geometry: ImageGeometry):
-    """(``labels_cc`` without the components of contrast-enhanced soft tissue (:mod:`bone.contrast`), the others
-    relabelled 1.. in the same order; their volume in mL)."""
+    """(``labels_cc`` without the contrast-enhanced soft tissue (:mod:`bone.contrast`), the components left relabelled
+    1.. in the same order; ``ndimage.find_objects`` of it; the volume left out in mL)."""
     drop = contrast_components(labels_cc, hu, cortex_threshold_hu)
     voxels = sum(drop.values())
     if drop:
@@ -211,11 +211,13 @@ def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu
         keep = [lab for lab in range(1, n + 1) if lab not in drop]
         lut[keep] = np.arange(1, len(keep) + 1)
         labels_cc = lut[labels_cc]
-    joined = contrast_pieces(labels_cc, hu, geometry.spacing[::-1], cortex_threshold_hu, ndimage.find_objects(labels_cc))
+    objects = ndimage.find_objects(labels_cc)
+    joined = contrast_pieces(labels_cc, hu, geometry.spacing[::-1], cortex_threshold_hu, objects)
     if joined is not None:
         labels_cc[joined] = 0
         voxels += int(np.count_nonzero(joined))
-    return labels_cc, voxels * geometry.voxel_volume_mm3 / 1000.0
+        objects = ndimage.find_objects(labels_cc)  # a bone's box may have shrunk
+    return labels_cc, objects, voxels * geometry.voxel_volume_mm3 / 1000.0
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
@@ -249,10 +251,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = readd_one_sided(candidate_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
         del valley
-        contrast_ml = 0.0
+        objects, contrast_ml = ndimage.find_objects(labels_cc), 0.0
     else:
         labels_cc = candidate_components(candidate, crop_geo, params.min_component_ml)
-        labels_cc, contrast_ml = _without_contrast(labels_cc, hu, params.cortex_threshold_hu, crop_geo)
+        labels_cc, objects, contrast_ml = _without_contrast(labels_cc, hu, params.cortex_threshold_hu, crop_geo)
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
@@ -260,7 +262,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.1, f"closing and filling {n_comp} bones")
     radius = ball_radius_voxels(params.closing_radius_mm, crop_geo.spacing)
     env_labels = np.zeros(hu.shape, np.uint16)
-    objects = ndimage.find_objects(labels_cc)
     comps = []
 
     def fill(lab_box, cc=labels_cc):  # (deleted with the labels once every bone is filled)
