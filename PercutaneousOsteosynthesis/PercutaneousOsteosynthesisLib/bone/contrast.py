@@ -74,6 +74,18 @@ def _is_contrast(piece: np.ndarray, hu: np.ndarray, rim: np.ndarray, soft: np.nd
     return 0.0 < noise and q3 - q1 <= HOMOGENEOUS_IQR_NOISE * noise
 
 
+def _in_box(values: np.ndarray, at: tuple, box: tuple) -> np.ndarray:
+    """A bool array of ``box``'s shape (slices of the whole grid) holding ``values``, an array on the part of the grid
+    ``at`` (slices), where the two boxes overlap; False elsewhere."""
+    out = np.zeros(tuple(b.stop - b.start for b in box), bool)
+    lo = [max(a.start, b.start) for a, b in zip(at, box)]
+    hi = [min(a.stop, b.stop) for a, b in zip(at, box)]
+    if all(h > l_ for l_, h in zip(lo, hi)):
+        out[tuple(slice(l_ - b.start, h - b.start) for l_, h, b in zip(lo, hi, box))] = \
+            values[tuple(slice(l_ - a.start, h - a.start) for l_, h, a in zip(lo, hi, at))]
+    return out
+
+
 def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_threshold_hu: float,
                     objects: list) -> np.ndarray | None:
     """The voxels of the components of ``labels_cc`` that are contrast joined to a bone (see module doc), or None;
@@ -85,24 +97,27 @@ def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_t
     for lab, box in enumerate(objects, start=1):
         if box is None:
             continue
-        # the component's box grown by the noise's reach: each piece's box with soft tissue around lies within it
-        box = grown_box(box, reach, labels_cc.shape)
+        # the pieces are cut in the component's own box; each large one is then judged in its box grown by the noise's
+        # reach (soft tissue around it), on the whole grid
         own = labels_cc[box] == lab
-        h = hu[box]
-        rim = morphology.dilate(own & (h >= cortex_threshold_hu), 1) & own
-        pieces, n = ndimage.label(own & ~rim)
-        if n == 0:
-            continue
-        sizes = np.bincount(pieces.ravel())
+        rim = morphology.dilate(own & (hu[box] >= cortex_threshold_hu), 1)
+        rim &= own
+        own &= ~rim
+        pieces, n = ndimage.label(own)
+        del own
         for p, pbox in enumerate(ndimage.find_objects(pieces), start=1):
-            if pbox is None or sizes[p] < min_voxels:
+            if pbox is None or np.prod([s.stop - s.start for s in pbox]) < min_voxels:
                 continue
-            local = grown_box(pbox, reach, own.shape)
-            piece = pieces[local] == p
-            if _is_contrast(piece, h[local], rim[local], labels_cc[box][local] == 0):
+            piece = pieces[pbox] == p
+            if np.count_nonzero(piece) < min_voxels:
+                continue
+            at = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, pbox))  # on the whole grid
+            local = grown_box(at, reach, labels_cc.shape)
+            piece = _in_box(piece, at, local)
+            if _is_contrast(piece, hu[local], _in_box(rim, box, local), labels_cc[local] == 0):
                 if out is None:
                     out = np.zeros(labels_cc.shape, bool)
-                out[box][local] |= piece
+                out[local] |= piece
     return out
 
 

@@ -29,6 +29,7 @@ from ..errors import PosteoInputError, check_parameters
 from ..fileio.volume import CTVolume
 from ..geometry import morphology
 from ..geometry.bounding_box import bounding_box
+from ..geometry.distance_transform import fast_transform_available
 from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
@@ -333,16 +334,16 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
                              "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
                              "bone_label": c["label"]} for c in craters]
-    # the field and the surface in worker threads (SimpleITK and VTK release the GIL) while the sacral tunnels, which
-    # read neither, are sought; the surface's thread also runs through the no-go search that needs the field
+    # the surface in a worker thread (VTK releases the GIL) while the sacral tunnels, which read neither the surface nor
+    # the field, are sought and the field is computed: in a second worker thread with SimpleITK (which releases the
+    # GIL), after the tunnels with the ``edt`` package (which holds it)
+    sacral_assessed = quality["level"] == "full" and sacral_tunnels_resolved(original_geometry.spacing)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        field_job = pool.submit(signed_distance_mm, labels, crop_geo)
         if with_surface:
             pool.submit(model.surface_polydata_lps)
-        sacral = []
-        if quality["level"] == "full" and sacral_tunnels_resolved(original_geometry.spacing):
-            sacral = find_sacral_nogo(model, hu)
-        model.sdf = field_job.result()
+        field_job = None if fast_transform_available() else pool.submit(signed_distance_mm, labels, crop_geo)
+        sacral = find_sacral_nogo(model, hu) if sacral_assessed else []
+        model.sdf = signed_distance_mm(labels, crop_geo) if field_job is None else field_job.result()
         if quality["level"] == "full":
             heads = recognised_heads(model)
             model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
