@@ -26,6 +26,8 @@ voxels: what is left of the component beyond them (``contrast_pieces``) is a pie
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import ndimage
 
@@ -41,20 +43,21 @@ MAX_CORTEX_CONTACT = 0.1
 NOISE_REACH_MM = 10.0  # the noise is measured in the soft tissue this far around a piece
 
 
-def contrast_components(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float) -> dict[int, int]:
+def contrast_components(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, objects: list) -> dict[int, int]:
     """{label: voxel count} of the components of ``labels_cc`` (candidate bone, 1..n, 0 background) with fewer than
-    ``MIN_CORTEX_FRACTION`` of their voxels at or above ``cortex_threshold_hu`` in ``hu`` (the CT on the same grid)."""
-    n = int(labels_cc.max())
-    if n == 0:
-        return {}
-    # per slice: the whole grid's labels widened to int64 at once would cost 8 bytes per voxel
-    size = np.zeros(n + 1, np.int64)
-    dense = np.zeros(n + 1, np.int64)
-    for lab, h in zip(labels_cc, hu):
-        size += np.bincount(lab.ravel(), minlength=n + 1)
-        dense += np.bincount(lab[h >= cortex_threshold_hu], minlength=n + 1)
-    frac = dense[1:] / np.maximum(size[1:], 1)
-    return {int(v) + 1: int(size[v + 1]) for v in np.flatnonzero(frac < MIN_CORTEX_FRACTION)}
+    ``MIN_CORTEX_FRACTION`` of their voxels at or above ``cortex_threshold_hu`` in ``hu`` (the CT on the same grid);
+    ``objects``: ``ndimage.find_objects(labels_cc)``.  Each component counted in its own box, two at a time."""
+    def counts(lab_box):
+        lab, box = lab_box
+        own = labels_cc[box] == lab
+        size = int(np.count_nonzero(own))
+        own &= hu[box] >= cortex_threshold_hu
+        return lab, size, int(np.count_nonzero(own))
+
+    present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = list(pool.map(counts, present))
+    return {lab: size for lab, size, dense in found if dense < MIN_CORTEX_FRACTION * max(size, 1)}
 
 
 def _is_contrast(piece: np.ndarray, hu: np.ndarray, rim: np.ndarray, soft: np.ndarray) -> bool:
@@ -86,38 +89,49 @@ def _in_box(values: np.ndarray, at: tuple, box: tuple) -> np.ndarray:
     return out
 
 
+def _component_contrast(labels_cc: np.ndarray, hu: np.ndarray, lab: int, box: tuple, cortex_threshold_hu: float,
+                        min_voxels: float, reach: list) -> list:
+    """[(box on the whole grid, bool piece on it)] of the pieces of component ``lab`` (in ``box``) that are contrast."""
+    # the pieces are cut in the component's own box; each large one is then judged in its box grown by the noise's
+    # reach (soft tissue around it), on the whole grid
+    own = labels_cc[box] == lab
+    rim = morphology.dilate(own & (hu[box] >= cortex_threshold_hu), 1)
+    rim &= own
+    own &= ~rim
+    pieces, _ = ndimage.label(own)
+    del own
+    found = []
+    for p, pbox in enumerate(ndimage.find_objects(pieces), start=1):
+        if pbox is None or np.prod([s.stop - s.start for s in pbox]) < min_voxels:
+            continue
+        piece = pieces[pbox] == p
+        if np.count_nonzero(piece) < min_voxels:
+            continue
+        at = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, pbox))  # on the whole grid
+        local = grown_box(at, reach, labels_cc.shape)
+        piece = _in_box(piece, at, local)
+        if _is_contrast(piece, hu[local], _in_box(rim, box, local), labels_cc[local] == 0):
+            found.append((local, piece))
+    return found
+
+
 def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_threshold_hu: float,
                     objects: list) -> np.ndarray | None:
     """The voxels of the components of ``labels_cc`` that are contrast joined to a bone (see module doc), or None;
-    ``objects``: ``ndimage.find_objects(labels_cc)``."""
+    ``objects``: ``ndimage.find_objects(labels_cc)``.  Two components at a time (numpy and SciPy's labelling release
+    the GIL)."""
     sp = np.asarray(spacing_kji, float)
     min_voxels = MIN_PIECE_ML * 1000.0 / float(np.prod(sp))
     reach = [int(np.ceil(NOISE_REACH_MM / s)) for s in sp]
+    present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = list(pool.map(lambda lb: _component_contrast(labels_cc, hu, lb[0], lb[1], cortex_threshold_hu, min_voxels, reach),
+                              present))
     out = None
-    for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
-        # the pieces are cut in the component's own box; each large one is then judged in its box grown by the noise's
-        # reach (soft tissue around it), on the whole grid
-        own = labels_cc[box] == lab
-        rim = morphology.dilate(own & (hu[box] >= cortex_threshold_hu), 1)
-        rim &= own
-        own &= ~rim
-        pieces, n = ndimage.label(own)
-        del own
-        for p, pbox in enumerate(ndimage.find_objects(pieces), start=1):
-            if pbox is None or np.prod([s.stop - s.start for s in pbox]) < min_voxels:
-                continue
-            piece = pieces[pbox] == p
-            if np.count_nonzero(piece) < min_voxels:
-                continue
-            at = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, pbox))  # on the whole grid
-            local = grown_box(at, reach, labels_cc.shape)
-            piece = _in_box(piece, at, local)
-            if _is_contrast(piece, hu[local], _in_box(rim, box, local), labels_cc[local] == 0):
-                if out is None:
-                    out = np.zeros(labels_cc.shape, bool)
-                out[local] |= piece
+    for local, piece in (f for component in found for f in component):
+        if out is None:
+            out = np.zeros(labels_cc.shape, bool)
+        out[local] |= piece
     return out
 
 

@@ -204,15 +204,16 @@ class BoneModel:
 def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, geometry: ImageGeometry):
     """(``labels_cc`` without the contrast-enhanced soft tissue (:mod:`bone.contrast`), the components left relabelled
     1.. in the same order; ``ndimage.find_objects`` of it; the volume left out in mL)."""
-    drop = contrast_components(labels_cc, hu, cortex_threshold_hu)
+    objects = ndimage.find_objects(labels_cc)
+    drop = contrast_components(labels_cc, hu, cortex_threshold_hu, objects)
     voxels = sum(drop.values())
-    if drop:
+    if drop:  # the others keep their voxels, so their boxes
         n = int(labels_cc.max())
         lut = np.zeros(n + 1, labels_cc.dtype)
         keep = [lab for lab in range(1, n + 1) if lab not in drop]
         lut[keep] = np.arange(1, len(keep) + 1)
         labels_cc = lut[labels_cc]
-    objects = ndimage.find_objects(labels_cc)
+        objects = [objects[lab - 1] for lab in keep]
     joined = contrast_pieces(labels_cc, hu, geometry.spacing[::-1], cortex_threshold_hu, objects)
     if joined is not None:
         labels_cc[joined] = 0
