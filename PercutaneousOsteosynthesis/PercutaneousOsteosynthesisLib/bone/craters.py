@@ -110,21 +110,36 @@ def _attached(gain: np.ndarray, wall: np.ndarray) -> np.ndarray:
 
 
 def _hull_mask(points_mm: np.ndarray, shape, spacing_kji) -> np.ndarray | None:
-    """Voxels of a grid of ``shape`` inside the convex hull of ``points_mm`` ([k, j, i] * spacing), None if flat."""
+    """Voxels of a grid of ``shape`` inside the convex hull of ``points_mm`` ([k, j, i] * spacing), None if flat.  A voxel
+    is inside when on the inner side of every facet's plane (within 1e-6 mm); along each row of the points' box (k, j
+    fixed) the facets bound i from both sides, so the rows' bounds are computed, not every voxel against every facet."""
     try:
         hull = ConvexHull(points_mm)
     except Exception:  # scipy.spatial.QhullError: a flat or degenerate wall
         return None
-    lo = np.floor(points_mm.min(axis=0) / spacing_kji).astype(int)
-    hi = np.ceil(points_mm.max(axis=0) / spacing_kji).astype(int) + 1
-    kji = np.argwhere(np.ones(tuple(hi - lo), bool)) + lo
+    sp = np.asarray(spacing_kji, float)
+    lo = np.floor(points_mm.min(axis=0) / sp).astype(int)
+    hi = np.ceil(points_mm.max(axis=0) / sp).astype(int) + 1
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
-    inside = np.ones(len(kji), bool)
-    for start in range(0, len(kji), 65536):  # a point is inside when on the inner side of every facet's plane
-        part = kji[start:start + 65536] * spacing_kji
-        inside[start:start + 65536] = np.all(part @ normals.T + offsets <= 1e-6, axis=1)
+    k = np.arange(lo[0], hi[0]) * sp[0]
+    j = np.arange(lo[1], hi[1]) * sp[1]
+    # per row and facet: n_k k + n_j j + d (rows, facets); the plane's test n_i i s_i + that <= 1e-6
+    rest = k[:, None, None] * normals[:, 0] + j[None, :, None] * normals[:, 1] + offsets
+    slope = normals[:, 2] * sp[2]
+    i_min = np.full(rest.shape[:2], float(lo[2]))
+    i_max = np.full(rest.shape[:2], float(hi[2] - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (1e-6 - rest) / slope  # i at which each facet's plane is crossed
+    up, down, flat = slope > 0, slope < 0, slope == 0
+    if up.any():
+        i_max = np.minimum(i_max, np.floor(bound[:, :, up].min(axis=2)))
+    if down.any():
+        i_min = np.maximum(i_min, np.ceil(bound[:, :, down].max(axis=2)))
+    if flat.any():  # planes along i: the whole row is on one side
+        i_max[np.any(rest[:, :, flat] > 1e-6, axis=2)] = -np.inf
+    i = np.arange(lo[2], hi[2])
     out = np.zeros(shape, bool)
-    out[tuple(kji[inside].T)] = True
+    out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = (i >= i_min[:, :, None]) & (i <= i_max[:, :, None])
     return out
 
 

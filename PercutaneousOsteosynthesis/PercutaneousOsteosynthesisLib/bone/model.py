@@ -264,7 +264,6 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.1, f"closing and filling {n_comp} bones")
     radius = ball_radius_voxels(params.closing_radius_mm, crop_geo.spacing)
     env_labels = np.zeros(hu.shape, np.uint16)
-    comps = []
 
     def fill(lab_box, cc=labels_cc):  # (deleted with the labels once every bone is filled)
         lab, box = lab_box
@@ -311,10 +310,9 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     craters = []
     fill_craters(env_labels, hu, crop_geo.spacing[::-1], threshold, params.closing_radius_mm + max(crop_geo.spacing),
                  None if ring is None else ring["joint"], craters)
-    for lab, box in enumerate(objects, start=1):
-        summary = None if box is None else component_summary(env_labels, lab, box, crop_geo)
-        if summary is not None:
-            comps.append(summary)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two bones at a time (numpy releases the GIL), in label order
+        present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+        comps = [c for c in pool.map(lambda lb: component_summary(env_labels, lb[0], lb[1], crop_geo), present) if c is not None]
     report(0.55, "joints")
     joint = crossable_joints(env_labels, comps, crop_geo, params)
     if ring is not None:

@@ -68,3 +68,24 @@ def test_signed_distance_of_a_ball_is_its_analytic_distance_either_way(monkeypat
 def test_a_mask_without_background_has_no_finite_depth():
     full = np.ones((4, 5, 6), bool)
     assert np.all(dt.squared_depth_mm2(full, (1.0, 1.0, 1.0)) > 1e30)
+
+
+def test_crater_hull_mask_equals_every_voxel_tested_against_every_facet():
+    """bone.craters' hull mask (bounds per row) against the brute-force test of each voxel centre against each facet
+    plane of scipy's convex hull, on random point sets and anisotropic spacings."""
+    from scipy.spatial import ConvexHull
+
+    from PercutaneousOsteosynthesisLib.bone.craters import _hull_mask
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(60):
+        sp = rng.choice([0.5, 0.7, 1.0, 1.25, 2.5, 3.0], 3)
+        pts = rng.integers(0, 30, (int(rng.integers(8, 150)), 3)) * sp
+        hull = ConvexHull(pts)
+        kji = np.argwhere(np.ones((40, 40, 40), bool))
+        truth = np.all(kji * sp @ hull.equations[:, :3].T + hull.equations[:, 3] <= 1e-6, axis=1).reshape(40, 40, 40)
+        got = _hull_mask(pts, (40, 40, 40), sp)
+        assert np.array_equal(got, truth)
+        checked += int(truth.sum() > 0)
+    assert checked == 60
