@@ -27,6 +27,7 @@ the slices of two orientations (the same slice rule, now on one bone's solid).
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import ndimage
@@ -121,34 +122,45 @@ def fill_enclosed_cavities(env_labels: np.ndarray, hu: np.ndarray, spacing_kji, 
     bone for its rays (the sacrum's joint surface, kept apart in the model); ``keep_out``: voxels never filled;
     ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it. Returns the number of voxels filled."""
     block_mm = 2.0 * np.asarray(spacing_kji, float)
-    filled = 0
-    for lab, box in enumerate(ndimage.find_objects(env_labels) if objects is None else objects, start=1):
-        if box is None:
-            continue
-        view = env_labels[box]
-        own = view == lab
+    present = [(lab, box) for lab, box in enumerate(ndimage.find_objects(env_labels) if objects is None else objects, start=1)
+               if box is not None]
+
+    def rays(lab_box):  # each bone's own voxels and what its rays enclose: no other bone's fill changes them
+        lab, box = lab_box
+        own = env_labels[box] == lab
         if own_extra and lab in own_extra:
             own |= own_extra[lab][box]
-        free = view == 0
-        if keep_out is not None:
-            free &= ~keep_out[box]
-        inside = unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
-        inside &= free
-        near = bounding_box(inside, 2)  # the rest works around what the rays filled
-        if near is None:
-            continue
-        own, free, inside = own[near], free[near], inside[near]
-        # the small pockets left (3 or more rays escaping) are enclosed in slices by the bone and what it fills
-        inside |= morphology.slice_majority_holes(np.pad(own | inside, 1))[1:-1, 1:-1, 1:-1]
-        inside &= free
-        inside = _without_tunnels(inside, free & ~inside, hu[box][near], spacing_kji, cortex_threshold_hu)
-        pieces, n = ndimage.label(inside)
-        if n:  # islands (not touching the bone) are left out: what is filled extends the bone
-            attached = np.zeros(n + 1, bool)
-            attached[pieces[morphology.dilate(own, 1) & inside]] = True
-            attached[0] = False
-            inside = attached[pieces]
-        view = view[near]
-        view[inside] = lab
-        filled += int(np.count_nonzero(inside))
+        return own, unblock(enclosed_blocks(block_max(own), block_mm), own.shape)
+
+    filled = 0
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two bones' rays at a time; the rest bone by bone, in label order
+        for (lab, box), (own, inside) in zip(present, pool.map(rays, present)):
+            filled += _fill_bone(env_labels, hu, lab, box, own, inside, spacing_kji, cortex_threshold_hu, keep_out)
     return filled
+
+
+def _fill_bone(env_labels, hu, lab, box, own, inside, spacing_kji, cortex_threshold_hu, keep_out) -> int:
+    """The rest of :func:`fill_enclosed_cavities` for one bone (``own``: its voxels in ``box``; ``inside``: what its rays
+    enclose there); returns the voxels filled."""
+    view = env_labels[box]
+    free = view == 0
+    if keep_out is not None:
+        free &= ~keep_out[box]
+    inside &= free
+    near = bounding_box(inside, 2)  # the rest works around what the rays filled
+    if near is None:
+        return 0
+    own, free, inside = own[near], free[near], inside[near]
+    # the small pockets left (3 or more rays escaping) are enclosed in slices by the bone and what it fills
+    inside |= morphology.slice_majority_holes(np.pad(own | inside, 1))[1:-1, 1:-1, 1:-1]
+    inside &= free
+    inside = _without_tunnels(inside, free & ~inside, hu[box][near], spacing_kji, cortex_threshold_hu)
+    pieces, n = ndimage.label(inside)
+    if n:  # islands (not touching the bone) are left out: what is filled extends the bone
+        attached = np.zeros(n + 1, bool)
+        attached[pieces[morphology.dilate(own, 1) & inside]] = True
+        attached[0] = False
+        inside = attached[pieces]
+    view = view[near]
+    view[inside] = lab
+    return int(np.count_nonzero(inside))

@@ -201,6 +201,18 @@ class BoneModel:
         return self._pelvis_surface
 
 
+def _union_box(objects: list) -> tuple:
+    """The smallest box (slices k, j, i) holding every box of ``objects`` (``ndimage.find_objects``' list)."""
+    boxes = [b for b in objects if b is not None]
+    return tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))
+
+
+def _find_objects_within(labels: np.ndarray, within: tuple) -> list:
+    """``ndimage.find_objects(labels)`` when every nonzero voxel lies within the box ``within``, read there only."""
+    return [None if o is None else tuple(slice(s.start + w.start, s.stop + w.start) for s, w in zip(o, within))
+            for o in ndimage.find_objects(labels[within])]
+
+
 def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, geometry: ImageGeometry):
     """(``labels_cc`` without the contrast-enhanced soft tissue (:mod:`bone.contrast`), the components left relabelled
     1.. in the same order; ``ndimage.find_objects`` of it; the volume left out in mL)."""
@@ -292,14 +304,16 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     report(0.52, "femoral heads")
     # the bones' boxes as they stand (found again only when a split changes the labels): ``objects`` (the boxes
     # the components' summaries are read in) takes them after a split, else it keeps the candidates' boxes
-    current = ndimage.find_objects(env_labels)
+    # every later step writes within the candidates' boxes (fills, splits, cavities and craters stay in a bone's box)
+    within = _union_box(objects)
+    current = _find_objects_within(env_labels, within)
     if split_merged_femurs(env_labels, hu, crop_geo, current):  # femurs joined to the pelvis across the hip joint
-        objects = current = ndimage.find_objects(env_labels)
+        objects = current = _find_objects_within(env_labels, within)
     report(0.53, "sacroiliac joints")
     reach = joint_reach_voxels(max(coarse_mm, min(crop_geo.spacing)), crop_geo.spacing[::-1], params)
     ring = split_pelvic_ring(env_labels, hu, crop_geo, reach, threshold, midline_x_of_labels(env_labels, crop_geo), current)
     if ring is not None:  # a pelvic ring split at its sacroiliac joints
-        objects = current = ndimage.find_objects(env_labels)
+        objects = current = _find_objects_within(env_labels, within)
     report(0.54, "cavities enclosed by bone")
     if ring is None:
         fill_enclosed_cavities(env_labels, hu, crop_geo.spacing[::-1], params.cortex_threshold_hu, objects=current)
