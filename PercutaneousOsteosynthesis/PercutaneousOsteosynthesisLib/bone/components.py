@@ -17,10 +17,9 @@ import numpy as np
 
 from ..geometry import morphology
 from ..geometry.voxel_index import nonzero_kji
-from .femoral_head import sphere_support
+from .femoral_head import HEAD_RADIUS_RANGE_MM, sphere_support
 
 KINDS = ("sacrum", "hip bone", "femur", "pelvic ring", "lumbar spine", "other")
-HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 HEAD_SEARCH_DEPTH_MM = 60.0  # the upper part of a femur searched for the head
 HEAD_MIN_SUPPORT = 0.35  # fraction of that part's surface on the sphere
 

@@ -26,6 +26,8 @@ class FemoralHead:
         return {"side": self.side, "centre_lps": self.centre_lps.tolist(), "radius_mm": self.radius_mm,
                 "rms_residual_mm": self.rms_residual_mm}
 
+HEAD_RADIUS_RANGE_MM = (18.0, 32.0)  # a femoral head's radius: the spheres sought
+
 
 def fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Least-squares sphere through points (N, 3): centre, radius, RMS radial residual."""

@@ -31,9 +31,8 @@ from ..geometry.sampling import VolumeSampler
 from ..geometry.vectors import sphere_directions
 from ..geometry.voxel_index import nonzero_kji
 from .components import midline_x_of_labels
-from .femoral_head import fit_sphere
+from .femoral_head import HEAD_RADIUS_RANGE_MM, fit_sphere
 
-HEAD_RADIUS_RANGE_MM = (18.0, 32.0)
 MIN_COMPONENT_ML = 150.0
 MIN_EXPOSED_FRACTION = 0.2
 MIN_LATERAL_MM = 40.0  # a femoral head lies this far from the midline at least
@@ -141,43 +140,61 @@ def _head_sphere(surface_pts, normals, own_sampler, hu_sampler, spacing):
 
 def split_merged_femurs(env_labels: np.ndarray, hu: np.ndarray, geometry, objects: list | None = None) -> int:
     """Cut femurs off the large components of ``env_labels`` (in place, new labels after the largest); returns how
-    many were split off (see module doc). ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it."""
+    many were split off (see module doc). ``objects``: ``ndimage.find_objects(env_labels)`` when the caller has it.
+
+    The components are searched two at a time (worker threads; a component's search and cuts read and write only its
+    own voxels): each cut takes a provisional label from the top of the label type, renumbered afterwards in the order
+    of the components and their sides, as if searched one after the other."""
     objects = ndimage.find_objects(env_labels) if objects is None else objects
-    next_label = len(objects) + 1
     hu_sampler = VolumeSampler(hu.astype(np.float32, copy=False), geometry, outside_value=-1000.0)
-    split = 0
     x_mid = midline_x_of_labels(env_labels, geometry)
-    for lab, box in enumerate(objects, start=1):
-        if box is None:
-            continue
-        own = env_labels[box] == lab
-        if own.sum() * geometry.voxel_volume_mm3 / 1000.0 < MIN_COMPONENT_ML:
-            continue
-        offset = np.array([s.start for s in box])
-        local = nonzero_kji(own & ~morphology.erode(own, 1))
-        surface = geometry.ijk_to_lps((local + offset)[:, ::-1].astype(float))
-        lower = surface[:, 2] < 0.5 * (surface[:, 2].min() + surface[:, 2].max())  # below the iliac wings
+    present = [(lab, box) for lab, box in enumerate(objects, start=1) if box is not None]
+    top = int(np.iinfo(env_labels.dtype).max)
+    if top - 2 * len(present) <= len(objects) + 2 * len(present):
+        raise ValueError("too many bone components for the label type")
 
-        def own_sampler(points_lps, lab=lab):  # 1 where the nearest voxel belongs to this component
-            kji = np.rint(geometry.lps_to_ijk(points_lps)[:, ::-1]).astype(int)
-            ok = np.all((kji >= 0) & (kji < np.array(env_labels.shape)), axis=1)
-            out = np.zeros(len(kji))
-            out[ok] = env_labels[tuple(kji[ok].T)] == lab
-            return out
+    def search(n_lab_box):
+        n, (lab, box) = n_lab_box
+        return _split_component(env_labels, lab, box, (top - 2 * n, top - 2 * n - 1), hu_sampler, x_mid, geometry)
 
-        for sign in (1.0, -1.0):
-            sel = np.flatnonzero(lower & (sign * (surface[:, 0] - x_mid) > MIN_LATERAL_MM))
-            if len(sel) < 200:
-                continue
-            sel = sel[::max(1, len(sel) // MAX_SURFACE_POINTS)]  # an even subsample is enough to vote
-            normals = surface_normals_lps(own, local[sel], geometry)
-            head = _head_sphere(surface[sel], normals, own_sampler, hu_sampler, geometry.spacing)
-            if head is None:
-                continue
-            if _cut_along_joint(env_labels, lab, next_label, head, geometry, box):
-                split += 1
-                next_label += 1
-    return split
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cuts = [c for found in pool.map(search, enumerate(present)) for c in found]
+    next_label = len(objects) + 1
+    for provisional, box in cuts:
+        view = env_labels[box]
+        view[view == provisional] = next_label
+        next_label += 1
+    return len(cuts)
+
+
+def _split_component(env_labels, lab, box, provisional, hu_sampler, x_mid, geometry) -> list:
+    """The femurs cut off component ``lab`` (in ``box``), left side (+x) first: [(provisional label, box)]."""
+    own = env_labels[box] == lab
+    if own.sum() * geometry.voxel_volume_mm3 / 1000.0 < MIN_COMPONENT_ML:
+        return []
+    offset = np.array([s.start for s in box])
+    local = nonzero_kji(own & ~morphology.erode(own, 1))
+    surface = geometry.ijk_to_lps((local + offset)[:, ::-1].astype(float))
+    lower = surface[:, 2] < 0.5 * (surface[:, 2].min() + surface[:, 2].max())  # below the iliac wings
+
+    def own_sampler(points_lps):  # 1 where the nearest voxel belongs to this component
+        kji = np.rint(geometry.lps_to_ijk(points_lps)[:, ::-1]).astype(int)
+        ok = np.all((kji >= 0) & (kji < np.array(env_labels.shape)), axis=1)
+        out = np.zeros(len(kji))
+        out[ok] = env_labels[tuple(kji[ok].T)] == lab
+        return out
+
+    cuts = []
+    for sign, new_label in zip((1.0, -1.0), provisional):
+        sel = np.flatnonzero(lower & (sign * (surface[:, 0] - x_mid) > MIN_LATERAL_MM))
+        if len(sel) < 200:
+            continue
+        sel = sel[::max(1, len(sel) // MAX_SURFACE_POINTS)]  # an even subsample is enough to vote
+        normals = surface_normals_lps(own, local[sel], geometry)
+        head = _head_sphere(surface[sel], normals, own_sampler, hu_sampler, geometry.spacing)
+        if head is not None and _cut_along_joint(env_labels, lab, new_label, head, geometry, box):
+            cuts.append((new_label, box))
+    return cuts
 
 
 def _cut_along_joint(env_labels, lab, new_label, head, geometry, cbox) -> bool:
