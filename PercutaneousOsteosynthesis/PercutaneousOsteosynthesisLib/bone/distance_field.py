@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..geometry.bounding_box import bounding_box
-from ..geometry.distance_transform import fast_transform_available, squared_depth_mm2, squared_distance_across_mm2
+from ..geometry.distance_transform import fast_transform_available, squared_depth_mm2, squared_distance_across_labels_mm2
 from ..geometry.frames import ImageGeometry
 
 # Voxel-centre distances overestimate the distance to the (sub-voxel) surface by about this fraction of a
@@ -41,14 +41,14 @@ def _inside_depth(mask: np.ndarray, box: tuple, spacing_kji) -> tuple[np.ndarray
 def _signed_distance_one_pass(mask: np.ndarray, spacing_kji, off: float) -> np.ndarray:
     """:func:`signed_distance_mm` from both sides' distances in one pass (``edt``), with the same float32 operations in
     the same order as the two transforms' path (the same bits)."""
-    sdf = squared_distance_across_mm2(mask != 0, spacing_kji)
+    inside = np.not_equal(mask, 0)
+    sdf = squared_distance_across_labels_mm2(inside.view(np.uint8) + np.uint8(1), spacing_kji)  # 1 outside, 2 inside
     np.sqrt(sdf, out=sdf)
-    inside = np.flatnonzero(mask)  # raster order
-    depth = sdf.ravel()[inside]
+    depth = sdf[inside]  # raster order
     depth -= np.float32(2.0 * off)
     sdf -= off  # outside voxels done
     # inside voxels: -off - (depth - 2 off) = -(depth - off), in this order as float32
-    sdf.ravel()[inside] = np.float32(-off) - depth
+    sdf[inside] = np.float32(-off) - depth
     return sdf
 
 
