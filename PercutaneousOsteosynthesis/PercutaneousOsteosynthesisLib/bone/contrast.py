@@ -34,6 +34,7 @@ from scipy import ndimage
 from ..geometry import morphology
 from ..geometry.bounding_box import grown_box
 from .ct_noise import noise_sd_hu
+from .nogo import ENHANCED, NogoStructure
 
 MIN_CORTEX_FRACTION = 0.01
 MIN_PIECE_ML = 0.5
@@ -41,6 +42,7 @@ HOMOGENEOUS_IQR_NOISE = 3.0
 HOMOGENEOUS_IQR_MAX_HU = 60.0  # and never more than this: a lumen's spread at 40 HU of noise
 MAX_CORTEX_CONTACT = 0.1
 NOISE_REACH_MM = 10.0  # the noise is measured in the soft tissue this far around a piece
+CONTRAST_STRUCTURE = "contrast-enhanced vessel or organ"  # the no-go structure of what was left out
 
 
 def contrast_components(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, objects: list) -> dict[int, int]:
@@ -133,6 +135,16 @@ def contrast_pieces(labels_cc: np.ndarray, hu: np.ndarray, spacing_kji, cortex_t
             out = np.zeros(labels_cc.shape, bool)
         out[local] |= piece
     return out
+
+
+def contrast_structure(kji: np.ndarray, geometry) -> NogoStructure | None:
+    """The no-go structure (kind ``ENHANCED``) of the voxels left out as contrast (``kji``: their [k, j, i] indices on
+    ``geometry``'s grid): the screw checks, the corridors and the cement leak check keep away from the opacified vessels
+    and organs beside the bone, as from the sacral canal. None when nothing was left out."""
+    if len(kji) == 0:
+        return None
+    points = geometry.ijk_to_lps(np.asarray(kji)[:, ::-1].astype(float))
+    return NogoStructure(CONTRAST_STRUCTURE, points, 0.5 * float(min(geometry.spacing)), kind=ENHANCED)
 
 
 def contrast_note(volume_ml: float) -> str:

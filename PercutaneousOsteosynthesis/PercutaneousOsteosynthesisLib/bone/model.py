@@ -35,7 +35,7 @@ from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from ..geometry.voxel_index import nonzero_kji
 from .components import component_summary, midline_x_of_labels, name_components
-from .contrast import contrast_components, contrast_pieces
+from .contrast import contrast_components, contrast_pieces, contrast_structure
 from .craters import fill_craters
 from .ct_quality import assess_ct_quality, sacral_tunnels_resolved, working_ct
 from .distance_field import signed_distance_mm
@@ -94,14 +94,16 @@ class BoneModel:
     _sampler: VolumeSampler | None = field(default=None, repr=False)
     _surface: object = field(default=None, repr=False)
     _pelvis_surface: object = field(default=None, repr=False)
-    nogo: list = field(default_factory=list, repr=False)  # bone.nogo.NogoStructure: sacral canal and foramina (LPS)
+    # bone.nogo.NogoStructure (LPS): sacral canal and foramina, hip joints, sciatic notches, opacified vessels and organs
+    nogo: list = field(default_factory=list, repr=False)
     # craters filled where a lesion broke through the cortex (bone.craters): volume_ml, centre_lps, bone_label
     filled_craters: list = field(default_factory=list)
     contrast_ml: float = 0.0  # candidate bone left out as contrast-enhanced soft tissue (bone.contrast), mL
 
     def nogo_structures(self) -> list:
-        """The no-go structures found from the CT: sacral canal and foramina, hip joints, greater sciatic notches (none on a
-        coarse CT: ``ct_quality`` says not assessed)."""
+        """The no-go structures found from the CT: sacral canal and foramina, hip joints, greater sciatic notches, and the
+        contrast-enhanced vessels and organs left out of the bone (none on a coarse CT: ``ct_quality`` says not
+        assessed)."""
         return self.nogo
 
     @property
@@ -215,12 +217,13 @@ def _find_objects_within(labels: np.ndarray, within: tuple) -> list:
 
 def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu: float, geometry: ImageGeometry):
     """(``labels_cc`` without the contrast-enhanced soft tissue (:mod:`bone.contrast`), the components left relabelled
-    1.. in the same order; ``ndimage.find_objects`` of it; the volume left out in mL)."""
+    1.. in the same order; ``ndimage.find_objects`` of it; the [k, j, i] indices of the voxels left out)."""
     objects = ndimage.find_objects(labels_cc)
     drop = contrast_components(labels_cc, hu, cortex_threshold_hu, objects)
-    voxels = sum(drop.values())
+    removed = []
     if drop:  # the others keep their voxels, so their boxes
         n = int(labels_cc.max())
+        removed.append(nonzero_kji(np.isin(labels_cc, list(drop))))
         lut = np.zeros(n + 1, labels_cc.dtype)
         keep = [lab for lab in range(1, n + 1) if lab not in drop]
         lut[keep] = np.arange(1, len(keep) + 1)
@@ -229,9 +232,9 @@ def _without_contrast(labels_cc: np.ndarray, hu: np.ndarray, cortex_threshold_hu
     joined = contrast_pieces(labels_cc, hu, geometry.spacing[::-1], cortex_threshold_hu, objects)
     if joined is not None:
         labels_cc[joined] = 0
-        voxels += int(np.count_nonzero(joined))
+        removed.append(nonzero_kji(joined))
         objects = ndimage.find_objects(labels_cc)  # a bone's box may have shrunk
-    return labels_cc, objects, voxels * geometry.voxel_volume_mm3 / 1000.0
+    return labels_cc, objects, np.concatenate(removed) if removed else np.zeros((0, 3), np.int64)
 
 
 def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progress=None, with_surface: bool = True) -> BoneModel:
@@ -265,10 +268,10 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         valley = joint_valleys(hu, candidate, coarse_mm, crop_geo.spacing[::-1], params)
         labels_cc = readd_one_sided(candidate_components(candidate & ~valley, crop_geo, params.min_component_ml), valley, coarse_mm, crop_geo)
         del valley
-        objects, contrast_ml = ndimage.find_objects(labels_cc), 0.0
+        objects, contrast_kji = ndimage.find_objects(labels_cc), np.zeros((0, 3), np.int64)
     else:
         labels_cc = candidate_components(candidate, crop_geo, params.min_component_ml)
-        labels_cc, objects, contrast_ml = _without_contrast(labels_cc, hu, params.cortex_threshold_hu, crop_geo)
+        labels_cc, objects, contrast_kji = _without_contrast(labels_cc, hu, params.cortex_threshold_hu, crop_geo)
     n_comp = int(labels_cc.max())
     if n_comp == 0:
         raise PosteoInputError(ct.source, f"no bone found: no connected region of at least {params.min_component_ml} mL above "
@@ -343,7 +346,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
     del joint
     report(0.65, "signed distance field")
     model = BoneModel(crop_geo, labels, None, params, original_geometry, comps, ct.source, ct.sha256, quality, env_labels)
-    model.contrast_ml = contrast_ml
+    model.contrast_ml = len(contrast_kji) * crop_geo.voxel_volume_mm3 / 1000.0
     model.filled_craters = [{"volume_ml": c["voxels"] * crop_geo.voxel_volume_mm3 / 1000.0,
                              "centre_lps": crop_geo.ijk_to_lps(np.asarray(c["centre_kji"], float)[::-1][None])[0].tolist(),
                              "bone_label": c["label"]} for c in craters]
@@ -359,6 +362,7 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
         model.sdf = signed_distance_mm(labels, crop_geo) if field_job is None else field_job.result()
         if quality["level"] == "full":
             heads = recognised_heads(model)
-            model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads)
+            enhanced = contrast_structure(contrast_kji, crop_geo)
+            model.nogo = sacral + find_hip_joints(model, heads) + find_sciatic_notches(model, heads) + ([enhanced] if enhanced else [])
     report(1.0, "bone model ready")
     return model

@@ -52,6 +52,7 @@ CANAL = "sacral canal"
 FORAMEN_MIN_LATERAL_MM = 15.0  # the sacral foramina lie 20-35 mm from the midline; a tunnel nearer is not named one
 EXACT_WITHIN_MM = 20.0  # clearances to a structure are exact up to this, lower bounds beyond
 NEURAL, ARTICULAR = "neural", "articular"  # what a screw entering the structure hits: nerve roots, a joint's cartilage
+ENHANCED = "contrast-enhanced"  # an opacified vessel or organ (bone.contrast): bleeding, cement embolism, perforation
 
 
 @dataclass

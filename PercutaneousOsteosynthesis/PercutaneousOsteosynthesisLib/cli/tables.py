@@ -30,7 +30,7 @@ def print_screw_table(report: dict):
             flags.append("tip in joint")
         if s["joints_crossed"]:
             flags.append(f"crosses {s['joints_crossed']} SI joint" + ("s" if s["joints_crossed"] > 1 else ""))
-        nogo = fmt.nogo_text(s["nogo"], s.get("neural", []), s.get("articular", []), s.get("implant", [])) if s.get("nogo") else ""
+        nogo = fmt.nogo_text(s["nogo"], *(s.get(k, []) for k in fmt.ENTERED_KINDS)) if s.get("nogo") else ""
         if nogo:
             flags.append(nogo)
         close = s["metal_clearance_mm"] is not None and s["metal_clearance_mm"] < report["margin_mm"]

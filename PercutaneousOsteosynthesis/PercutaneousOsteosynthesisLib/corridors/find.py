@@ -168,7 +168,7 @@ def _fit_screw(pathway: Pathway, side, line, bone, catalog, margin_mm: float, de
         check = check_screw(screw, bone, margin_mm, catalog=catalog)
         if check.grade != "breach":
             return (screw, check), ""
-        what = ", ".join(check.neural + check.articular + check.implant) or f"{check.min_clearance_mm:.1f} mm"
+        what = ", ".join(check.neural + check.articular + check.implant + check.enhanced) or f"{check.min_clearance_mm:.1f} mm"
         reason = f"the {d:g} mm screw along it is graded breach ({what})"
     return None, reason
 

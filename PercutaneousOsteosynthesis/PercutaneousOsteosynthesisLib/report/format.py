@@ -121,10 +121,13 @@ def neck_configuration_text(metrics: dict) -> str:
     return "; ".join(parts) or NONE_TEXT
 
 
-def nogo_text(nogo, neural=(), articular=(), implant=()) -> str:
+ENTERED_KINDS = ("neural", "articular", "implant", "enhanced")  # a screw check's lists of entered no-go structures, in nogo_text's order
+
+
+def nogo_text(nogo, neural=(), articular=(), implant=(), enhanced=()) -> str:
     """No-go structures of one screw: ``enters left S1 foramen (neural)``, else the nearest with its clearance
     ``left S1 foramen 4.1 mm``; NONE_TEXT when none was assessed (coarse CT, no separate sacrum or femur)."""
-    entered = [f"{n} (neural)" for n in neural] + [f"{n} (intra-articular)" for n in articular] + list(implant)
+    entered = [f"{n} (neural)" for n in neural] + [f"{n} (intra-articular)" for n in articular] + list(implant) + list(enhanced)
     if entered:
         return "enters " + ", ".join(entered)
     if not nogo:

@@ -168,7 +168,7 @@ def _screw_row(e: dict) -> str:
         _e(e.get("name")), _e(e.get("implant_id") or "—"), _num(e.get("diameter_mm")), _num(e.get("length_mm")),
         f"{_num(e.get('min_clearance_mm'), 2)} [{_num(e.get('min_clearance_at_mm'))}]", _num(e.get("breach_length_mm")),
         None, _e(perforation_text(e.get("perforation_grade"), e.get("perforation_mm"))),
-        _e(fmt.nogo_text(e.get("nogo"), e.get("neural", []), e.get("articular", []), e.get("implant", []))), _num(e.get("tip_protrusion_mm")),
+        _e(fmt.nogo_text(e.get("nogo"), *(e.get(k, []) for k in fmt.ENTERED_KINDS))), _num(e.get("tip_protrusion_mm")),
         _e(e.get("joints_crossed", "—")), _num(e.get("metal_clearance_mm")),
         _num(e.get("anchorage_beyond_lesion_mm")), _vec(e.get("skin_entry_lps")),
         f"{_num(e.get('skin_to_bone_entry_mm'))} / {_num(e.get('skin_to_tip_mm'))}",

@@ -36,7 +36,7 @@ def screw_entry(screw, check, guidance: dict | None) -> dict:
            "thread_length_mm": None if screw.thread_length_mm is None else float(screw.thread_length_mm),
            "entry_lps": [float(v) for v in screw.entry_lps], "tip_lps": [float(v) for v in screw.tip_lps]}
     for k in ("min_clearance_mm", "min_clearance_at_mm", "breach_length_mm", "bone_fraction", "grade", "perforation_mm",
-              "perforation_grade", "entry_zone_mm", "bicortical", "exit_zone_mm", "overshoot_to_bone_mm", "nogo", "neural", "articular", "implant",
+              "perforation_grade", "entry_zone_mm", "bicortical", "exit_zone_mm", "overshoot_to_bone_mm", "nogo", "neural", "articular", "implant", "enhanced",
               "tip_protrusion_mm", "tip_in_joint", "joints_crossed"):
         out[k] = d[k]
     out["metal_clearance_mm"] = _finite_or_none(check.metal_clearance_mm)
@@ -77,7 +77,7 @@ def _upgrade_v1(report: dict) -> dict:
             e.setdefault("perforation_mm", max(0.0, -float(e["min_clearance_mm"])))
             e.setdefault("perforation_grade", perforation_grade(float(e["min_clearance_mm"])))
         for key, value in (("bicortical", False), ("exit_zone_mm", 0.0), ("overshoot_to_bone_mm", None), ("head_seat", None),
-                           ("role", "other"), ("nogo", {}), ("neural", []), ("articular", []), ("implant", [])):
+                           ("role", "other"), ("nogo", {}), ("neural", []), ("articular", []), ("implant", []), ("enhanced", [])):
             e.setdefault(key, value)
     for les in report.get("lesions", []):
         les.setdefault("fracture_risk", {})

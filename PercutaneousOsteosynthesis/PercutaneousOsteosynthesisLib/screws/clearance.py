@@ -22,9 +22,9 @@ Definitions (``s`` = distance from the entry along the axis, samples at most ``s
   along the axis within ``joint_max_gap_mm`` (a joint space such as the hip joint, between two bones);
 * joints crossed = number of separate runs of sacroiliac-joint samples (label 4) along the axis;
 * no-go structures (``bone.nogo``: the sacral canal and foramina, the greater sciatic notches, the hip joints'
-  cartilage spaces): the clearance
+  cartilage spaces, on a contrast-enhanced CT the opacified vessels and organs beside the bone): the clearance
   to each; a screw entering one is a breach whatever its bone clearance (``neural`` names the nerve tunnels it
-  enters, ``articular`` the joints); existing metal (an old implant, ``EXISTING_IMPLANT``) is one too: clearance from
+  enters, ``articular`` the joints, ``enhanced`` the vessels and organs); existing metal (an old implant, ``EXISTING_IMPLANT``) is one too: clearance from
   the screw's cylinder to the metal voxel centres less half a voxel (``metal_clearance_mm``, ``implant``);
 * bicortical screws (``Screw.bicortical``: trans-iliac-transsacral, LC-II into the far table): the tip is meant to
   bite the far cortex. When the axis leaves the bone at the tip by at most ``BICORTICAL_PROTRUSION_MM``, the exit
@@ -42,7 +42,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..bone.model import JOINT, BoneModel
-from ..bone.nogo import ARTICULAR
+from ..bone.nogo import ARTICULAR, ENHANCED
 from ..errors import PosteoInputError
 from .pairs import metal_clearance, pairwise_gaps
 from .screw import Screw
@@ -78,17 +78,23 @@ class ScrewCheck:
     nogo_clearance_mm: dict = field(default_factory=dict)  # structure name -> clearance (mm); < 0: the screw enters it
     articular_structures: tuple = ()  # names of the no-go structures that are joints (hip joint), not nerves
     implant_structures: tuple = ()  # names of the no-go structures that are existing metal (an old implant)
+    enhanced_structures: tuple = ()  # names of the no-go structures that are opacified vessels or organs (bone.contrast)
 
     @property
     def neural(self) -> list:
         """Names of the neural no-go structures (sacral canal, foramina) the screw enters."""
-        return [name for name, c in self.nogo_clearance_mm.items()
-                if c < 0 and name not in self.articular_structures and name not in self.implant_structures]
+        other = (*self.articular_structures, *self.implant_structures, *self.enhanced_structures)
+        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name not in other]
 
     @property
     def articular(self) -> list:
         """Names of the joint spaces (hip joint cartilage) the screw enters: an intra-articular screw."""
         return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name in self.articular_structures]
+
+    @property
+    def enhanced(self) -> list:
+        """Names of the contrast-enhanced vessels or organs the screw enters."""
+        return [name for name, c in self.nogo_clearance_mm.items() if c < 0 and name in self.enhanced_structures]
 
     @property
     def implant(self) -> list:
@@ -117,7 +123,7 @@ class ScrewCheck:
                "bicortical": bool(self.bicortical), "exit_zone_mm": float(self.exit_zone_mm),
                "overshoot_to_bone_mm": None if self.overshoot_to_bone_mm is None else float(self.overshoot_to_bone_mm),
                "nogo": {k: round(float(v), 2) for k, v in self.nogo_clearance_mm.items()}, "neural": self.neural,
-               "articular": self.articular, "implant": self.implant,
+               "articular": self.articular, "implant": self.implant, "enhanced": self.enhanced,
                "metal_clearance_mm": None if self.metal_clearance_mm is None or not np.isfinite(self.metal_clearance_mm)
                else float(self.metal_clearance_mm)}
         if profile:
@@ -236,10 +242,11 @@ def check_screw(screw: Screw, bone: BoneModel, margin_mm: float = 1.0, step_mm: 
     if tree.n:  # an old implant: its voxel centres less half a voxel (its surface lies between centres)
         metal = metal_clearance(screw, tree)[0] - 0.5 * float(min(bone.geometry.spacing))
         nogo[EXISTING_IMPLANT] = metal
-    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # neural, intra-articular, metal
+    grade = "breach" if any(c < 0 for c in nogo.values()) else grade_of(cmin, margin_mm)  # neural, intra-articular, metal, vessel
     return ScrewCheck(screw.name, cmin, at, breach, float(np.mean(sdf < 0)), grade, zone,
                       max(0.0, tip_sdf), tip_in_joint, runs, s, clearance, float(margin_mm), metal, screw.bicortical, exit_zone, overshoot,
-                      nogo, tuple(n.name for n in structures if n.kind == ARTICULAR), (EXISTING_IMPLANT,) if metal is not None else ())
+                      nogo, tuple(n.name for n in structures if n.kind == ARTICULAR), (EXISTING_IMPLANT,) if metal is not None else (),
+                      tuple(n.name for n in structures if n.kind == ENHANCED))
 
 
 def _far_cortex_keep(s, clearance, sdf, radius_mm: float, zone_max_mm: float) -> int:

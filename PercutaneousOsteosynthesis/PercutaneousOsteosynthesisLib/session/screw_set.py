@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..errors import PosteoInputError
-from ..report.format import nogo_text
+from ..report.format import ENTERED_KINDS, nogo_text
 from . import screw_nodes as sn
 from .folder import NodeRole
 
@@ -133,7 +133,7 @@ class ScrewSet:
             sn.write_check(node, sn.INVALID, None)
             sn.show_model(model, None, sn.INVALID)
             return {"name": name, "grade": sn.INVALID, "error": str(exc)}
-        sn.write_check(node, result.grade, result.min_clearance_mm, nogo_text(result.nogo_clearance_mm, result.neural, result.articular, result.implant))
+        sn.write_check(node, result.grade, result.min_clearance_mm, nogo_text(result.nogo_clearance_mm, *(getattr(result, k) for k in ENTERED_KINDS)))
         sn.show_model(model, screw, result.grade)
         return result.to_dict(profile=False)
 

@@ -4,10 +4,13 @@ injection, is not bone; a screw leaving the hip bone into it reads as leaving th
 import numpy as np
 import pytest
 
+from PercutaneousOsteosynthesisLib.bone.contrast import CONTRAST_STRUCTURE
 from PercutaneousOsteosynthesisLib.bone.model import build_bone_model
+from PercutaneousOsteosynthesisLib.bone.nogo import ENHANCED
 from PercutaneousOsteosynthesisLib.phantom.ct import make_phantom
 from PercutaneousOsteosynthesisLib.plan.model import Plan
 from PercutaneousOsteosynthesisLib.plan.runner import run_plan
+from PercutaneousOsteosynthesisLib.report.format import nogo_text
 from PercutaneousOsteosynthesisLib.screws.clearance import check_screw
 from PercutaneousOsteosynthesisLib.screws.screw import Screw
 
@@ -69,14 +72,53 @@ def test_contrast_enhanced_vessels_are_not_bone(enhanced, anatomy, tmp_path):
     assert anatomy.bone_sdf(tip[None])[0] > 4.5
     assert bone.signed_distance_lps(tip[None])[0] == pytest.approx(anatomy.bone_sdf(tip[None])[0], abs=1.0)
     screw = Screw("into the vessel", entry, tip, 7.3)
-    assert check_screw(screw, bone).grade == "breach"
+    check = check_screw(screw, bone)
+    assert check.grade == "breach"
+    # the vessels left out are a no-go structure: the screw enters it, and says so
+    assert check.enhanced == [CONTRAST_STRUCTURE] and check.neural == []
+    text = nogo_text(check.nogo_clearance_mm, check.neural, check.articular, check.implant, check.enhanced)
+    assert text.startswith("enters ") and text.endswith(CONTRAST_STRUCTURE)  # (through the hip joint on its way)
     report = run_plan(ct, Plan(screws=[screw]), tmp_path / "plan", bone=bone)
     assert any("contrast-enhanced vessels" in w for w in report["warnings"])
+    assert report["screws"][0]["enhanced"] == [CONTRAST_STRUCTURE]
+    # the same screw stopped 5 mm short of the vessel's wall (analytic): its clearance to the structure is that 5 mm
+    direction = (entry - tip) / np.linalg.norm(entry - tip)
+    s = np.arange(0.0, 40.0, 0.01)
+    wall_gap = v.sdf(tip + s[:, None] * direction) - 0.5 * 7.3
+    short_tip = tip + s[np.argmax(wall_gap >= 5.0)] * direction
+    short = check_screw(Screw("short of the vessel", entry, short_tip, 7.3), bone)
+    axis = entry + np.linspace(0.0, 1.0, 400)[:, None] * (short_tip - entry)
+    expected = float(min(v.sdf(axis).min(), anatomy.vessels[0].sdf(axis).min())) - 0.5 * 7.3
+    assert expected == pytest.approx(5.0, abs=0.05)
+    assert short.nogo_clearance_mm[CONTRAST_STRUCTURE] == pytest.approx(expected, abs=1.0)
+    assert short.enhanced == []
+
+
+def test_the_vessels_left_out_are_a_no_go_structure(enhanced, anatomy):
+    """One structure of the contrast-enhanced kind: its points lie in the vessels (within a voxel of their analytic
+    surface) and cover the vessels' voxels outside bone."""
+    ct, truth, bone = enhanced
+    found = [n for n in bone.nogo_structures() if n.kind == ENHANCED]
+    assert [n.name for n in found] == [CONTRAST_STRUCTURE]
+    points = found[0].points_lps
+    in_vessel = np.min([v.sdf(points) for v in anatomy.vessels], axis=0)
+    assert in_vessel.max() < 0.87  # a voxel's half diagonal
+    g = bone.geometry
+    k, j, i = np.indices(bone.labels.shape)
+    lps = g.ijk_to_lps(np.column_stack([i.ravel(), j.ravel(), k.ravel()]).astype(float))
+    deep = (np.min([v.sdf(lps) for v in anatomy.vessels], axis=0) < -0.5) & (anatomy.bone_sdf(lps) > 0.5)
+    covered = found[0].clearance_mm(lps[deep][::7], 0.0)  # one call over the points: the minimum
+    assert covered < 0
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(points).query(lps[deep])
+    assert np.mean(d < 0.01) > 0.9
 
 
 def test_real_bone_is_not_taken_for_contrast(real_bone_1mm):
     """The Visible Human at 1 mm (dense, textured cancellous bone; no contrast): nothing is left out."""
     assert real_bone_1mm.contrast_ml == 0.0
+    assert not [n for n in real_bone_1mm.nogo_structures() if n.kind == ENHANCED]
 
 
 def test_contrast_from_the_command_line(tmp_path, anatomy):
