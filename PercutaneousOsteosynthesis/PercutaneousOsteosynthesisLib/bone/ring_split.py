@@ -148,7 +148,7 @@ def split_pelvic_ring(env_labels: np.ndarray, hu: np.ndarray, geometry, reach_kj
     for hip, new_label in zip(hips, new_labels):
         view[parts_box == hip] = new_label
     full = np.zeros(env_labels.shape, bool)
-    full[box] = joint_box
+    full[box][joint_box] = True  # only the joint's voxels written: the rest of the fresh grid is never touched
     return {"sacrum": lab, "hip bones": new_labels, "joint": full}
 
 
