@@ -34,6 +34,7 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from ..geometry.voxel_index import nonzero_kji
+from ..heap import reusing_freed_memory
 from .components import component_summary, midline_x_of_labels, name_components
 from .contrast import contrast_components, contrast_pieces, contrast_structure
 from .craters import fill_craters
@@ -244,6 +245,12 @@ def build_bone_model(ct: CTVolume, params: BoneParameters | None = None, progres
 
     CTs coarser than 3.5 mm are refused; coarse axes are interpolated to a 1 mm working grid first (see
     :mod:`bone.ct_quality`), and the model's ``ct_quality`` says how far its results can be trusted."""
+    with reusing_freed_memory():  # its many large temporaries reuse each other's memory (see heap)
+        return _build_bone_model(ct, params, progress, with_surface)
+
+
+def _build_bone_model(ct: CTVolume, params: BoneParameters | None, progress, with_surface: bool) -> BoneModel:
+    """:func:`build_bone_model`'s body."""
     params = params or BoneParameters()
     params.validate()
     report = progress or (lambda f, m: None)
