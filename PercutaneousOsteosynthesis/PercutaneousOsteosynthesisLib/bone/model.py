@@ -34,7 +34,6 @@ from ..geometry.frames import ImageGeometry
 from ..geometry.morphology import ball_radius_voxels
 from ..geometry.sampling import VolumeSampler
 from ..geometry.voxel_index import nonzero_kji
-from ..heap import reusing_freed_memory
 from .components import component_summary, midline_x_of_labels, name_components
 from .contrast import contrast_components, contrast_pieces, contrast_structure
 from .craters import fill_craters
@@ -43,6 +42,7 @@ from .distance_field import signed_distance_mm
 from .enclosure import fill_enclosed_cavities
 from .envelope import candidate_components, fill_component, label_map, place_surface
 from .femoral_head import recognised_heads
+from .heap import reusing_freed_memory
 from .hip_joint import find_hip_joints
 from .hip_split import split_merged_femurs
 from .joints import crossable_joints, joint_reach_voxels, joint_valleys, readd_one_sided

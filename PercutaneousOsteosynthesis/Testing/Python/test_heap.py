@@ -1,10 +1,10 @@
-"""heap.reusing_freed_memory: freed large arrays are reused within the block and given back to the system after it."""
+"""bone.heap.reusing_freed_memory: freed large arrays are reused within the block and given back to the system after it."""
 
 import threading
 
 import numpy as np
 
-from PercutaneousOsteosynthesisLib import heap
+from PercutaneousOsteosynthesisLib.bone import heap
 
 
 def _rss_mb() -> float:
