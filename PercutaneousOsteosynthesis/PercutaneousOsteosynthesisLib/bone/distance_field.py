@@ -1,10 +1,9 @@
-"""Signed distance fields (mm) of binary masks, from two exact distance transforms
-(:mod:`geometry.distance_transform`: the ``edt`` package when installed, else SimpleITK's Maurer transform).
+"""Signed distance fields (mm) of binary masks, from exact distance transforms (:mod:`geometry.distance_transform`).
 
-Large fresh arrays are costly (page faults): the field is computed in place in the outside transform's own output;
-the inside transform runs only in the mask's bounding box, and its distances are written only into the mask's voxels
-(a small part of the grid around bone).  The two transforms run at once (a worker thread: both implementations
-release the GIL and use about one core each).
+With the ``edt`` package both sides of the surface come from one pass (two threads; it holds the GIL meanwhile).
+Without it (Slicer's Python), SimpleITK's Maurer transform runs twice at once (a worker thread; it releases the GIL):
+outside on the whole grid, computed in place in its own output, and inside only in the mask's bounding box, its
+distances written only into the mask's voxels (a small part of the grid around bone).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..geometry.bounding_box import bounding_box
-from ..geometry.distance_transform import fast_transform_available, squared_depth_mm2, squared_distance_across_labels_mm2
+from ..geometry.distance_transform import fast_transform_available, squared_depth_mm2, squared_distance_across_mm2
 from ..geometry.frames import ImageGeometry
 
 # Voxel-centre distances overestimate the distance to the (sub-voxel) surface by about this fraction of a
@@ -42,7 +41,7 @@ def _signed_distance_one_pass(mask: np.ndarray, spacing_kji, off: float) -> np.n
     """:func:`signed_distance_mm` from both sides' distances in one pass (``edt``), with the same float32 operations in
     the same order as the two transforms' path (the same bits)."""
     inside = np.not_equal(mask, 0)
-    sdf = squared_distance_across_labels_mm2(inside.view(np.uint8) + np.uint8(1), spacing_kji)  # 1 outside, 2 inside
+    sdf = squared_distance_across_mm2(inside, spacing_kji)
     np.sqrt(sdf, out=sdf)
     depth = sdf[inside]  # raster order
     depth -= np.float32(2.0 * off)

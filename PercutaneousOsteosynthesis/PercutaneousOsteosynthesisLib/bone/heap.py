@@ -3,8 +3,8 @@
 glibc gives every allocation above its mmap threshold (at most 32 MB) its own pages from the kernel and returns them
 when it is freed, so each of the bone model's many large temporaries is faulted in afresh: 0.16 s for 250 MB here,
 against 0.04 s for memory reused. Within :func:`reusing_freed_memory` large arrays come from the heap and freed ones
-are reused (the 512x512x400 benchmark: 9.7-9.95 s against 11.2-11.4 s in the same minutes, 0.2 GB more at its
-peak); on leaving it glibc's limits are put back and the heap's free pages are returned to the system
+are reused (the 512x512x400 benchmark, alternating in the same minutes: 9.24-9.39 s against 10.65-10.95 s, 0.1-0.2 GB
+more at its peak); on leaving it glibc's limits are put back and the heap's free pages are returned to the system
 (``malloc_trim``). Elsewhere (macOS, Windows, another C library) it does nothing.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import sys
 import threading
 
@@ -24,6 +25,7 @@ _lock = threading.Lock()
 _depth = 0
 
 
+@functools.cache
 def _glibc():
     """glibc's ``mallopt`` and ``malloc_trim``, or None."""
     if not sys.platform.startswith("linux"):

@@ -52,11 +52,4 @@ def squared_distance_across_mm2(mask: np.ndarray, spacing_kji, parallel: int = 2
     if _edt is None:
         raise RuntimeError("the edt package is not installed")
     two = np.ascontiguousarray(mask, dtype=bool).view(np.uint8) + np.uint8(1)  # 1 outside, 2 inside: no background
-    return squared_distance_across_labels_mm2(two, spacing_kji, parallel)
-
-
-def squared_distance_across_labels_mm2(two: np.ndarray, spacing_kji, parallel: int = 2) -> np.ndarray:
-    """:func:`squared_distance_across_mm2` of a uint8 array holding 1 outside the mask and 2 inside it."""
-    if _edt is None:
-        raise RuntimeError("the edt package is not installed")
     return _edt.edtsq(two, anisotropy=tuple(float(s) for s in spacing_kji), black_border=False, parallel=parallel)
